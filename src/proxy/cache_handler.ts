@@ -1,0 +1,765 @@
+/**
+ * The protocol-agnostic caching request handler.
+ *
+ * Flow per request: check the per-run path prefix, decode and validate the path, find the first
+ * mirror that handles it, ask it for a {@linkcode Route}, then:
+ *
+ * - passthrough: one upstream request, headers rewritten, body streamed through, nothing cached;
+ * - cacheable, tier 1: `stat` without locks; a servable object is streamed from the store (stale
+ *   metadata inside the stale-while-revalidate window also starts a background revalidation);
+ * - cacheable, tier 2: an in-process single flight per key runs one detached fill on the
+ *   handler's own abort signal (a client leaving never cancels it);
+ * - tier 3, inside the fill: the store's cross-process lock, a re-check, then
+ *   `produceArtifact` > `produce` > `upstream`, and `store.commit` with the route's `verify`.
+ *   The lock is released before anyone is served; every waiter then streams from the store.
+ *
+ * Upstream non-2xx answers reach every waiter unchanged and are never cached. Failed metadata
+ * refetches fall back to a stale copy inside the stale-if-error window.
+ *
+ * @module
+ */
+
+import { decodeRequestPath, validateKey } from "./cache_key.ts";
+import {
+  HttpError,
+  IntegrityError,
+  InvalidKeyError,
+  ShuttingDownError,
+  UpstreamError,
+  UpstreamStatusError,
+} from "./errors.ts";
+import {
+  DEFAULT_FRESHNESS,
+  type FreshnessPolicy,
+  isFresh,
+  isServable,
+  isWithinStaleIfError,
+} from "./freshness.ts";
+import type {
+  CachedObject,
+  Mirror,
+  ObjectInfo,
+  Route,
+  RouteContext,
+  UpstreamFetch,
+  UpstreamFetchFactory,
+} from "./route.ts";
+import { SingleFlight } from "./singleflight.ts";
+import { CacheStats } from "./stats.ts";
+import type { HeldLock, Store } from "./store.ts";
+
+/** Log severity. */
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+/** Receives the handler's log lines. */
+export type CacheLogger = (level: LogLevel, message: string) => void;
+
+/** Options for {@linkcode createCacheHandler}. */
+export interface CacheHandlerOptions {
+  /** Where objects are cached. */
+  store: Store;
+  /** Protocol adapters, consulted in order. */
+  mirrors: readonly Mirror[];
+  /** Builds the propagated upstream fetch for an inbound request. */
+  upstream: UpstreamFetchFactory;
+  /**
+   * Per-run secret path prefix, e.g. `/Xk3q…/`. Requests outside it get a bare 404. Default `/`.
+   */
+  pathPrefix?: string;
+  /** Public base URL for a request; default: the request's origin plus `pathPrefix`. */
+  publicBaseUrl?: (request: Request) => URL;
+  /** Metadata TTL; default 10 minutes (see `freshness.ts`). `<= 0` means fresh forever. */
+  metadataTtlMs?: number;
+  /** Stale-while-revalidate window past the TTL; default 7 days. */
+  staleWhileRevalidateMs?: number;
+  /** Stale-if-error window past the TTL; default 7 days. */
+  staleIfErrorMs?: number;
+  /** Clock in epoch milliseconds; `Date.now` by default. */
+  now?: () => number;
+  /** Log sink; by default warnings and errors go to `console.error`. */
+  log?: CacheLogger;
+  /** Counters to update; a fresh {@linkcode CacheStats} by default. */
+  stats?: CacheStats;
+}
+
+/** A running cache handler. */
+export interface CacheHandler {
+  /** Answers one request (never throws). */
+  handle(request: Request): Promise<Response>;
+  /**
+   * Refuses new fills (503), aborts in-flight fills and waits for them and for background
+   * revalidations. Safe to call more than once. Once it resolves, no background work touches
+   * the store.
+   */
+  shutdown(): Promise<void>;
+  /** Waits until in-flight fills and background revalidations (running now) have finished. */
+  settled(): Promise<void>;
+  /** Per-run counters. */
+  readonly stats: CacheStats;
+  /** Aborted by `shutdown()`; fills and route hooks run on it. */
+  readonly signal: AbortSignal;
+}
+
+/** What a fill tells its waiters. */
+type FillOutcome =
+  | { type: "stored" }
+  | { type: "stale"; reason: string }
+  | {
+    type: "replay";
+    status: number;
+    statusText: string;
+    headers: Headers;
+    body: Uint8Array<ArrayBuffer>;
+  }
+  | { type: "error"; status: number; message: string; headers?: Record<string, string> };
+
+/** What a route's producer yielded on a successful fetch. */
+interface Produced {
+  stream: ReadableStream<Uint8Array>;
+  contentType: string;
+  extra?: Record<string, unknown>;
+}
+
+const REPLAY_BODY_LIMIT = 1024 * 1024;
+const HOP_BY_HOP = [
+  "connection",
+  "keep-alive",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+];
+const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** A plain-text error response in the style of Go's `http.Error`. */
+function textResponse(
+  status: number,
+  message: string,
+  headers: Record<string, string> = {},
+): Response {
+  return new Response(`${message}\n`, {
+    status,
+    headers: {
+      ...headers,
+      "Content-Type": "text/plain; charset=utf-8",
+      "X-Content-Type-Options": "nosniff",
+    },
+  });
+}
+
+/** The raw (undecoded, unnormalised) path of a request URL string. */
+function rawPathOf(url: string): string {
+  const schemeEnd = url.indexOf("://");
+  const start = url.indexOf("/", schemeEnd < 0 ? 0 : schemeEnd + 3);
+  if (start < 0) return "/";
+  let end = url.length;
+  for (const mark of ["?", "#"]) {
+    const at = url.indexOf(mark, start);
+    if (at >= 0 && at < end) end = at;
+  }
+  return url.slice(start, end);
+}
+
+function normalisePrefix(prefix: string | undefined): string {
+  let value = prefix ?? "/";
+  if (!value.startsWith("/")) value = `/${value}`;
+  if (!value.endsWith("/")) value = `${value}/`;
+  return value;
+}
+
+/** Upstream headers safe to replay to a client (after Deno's transparent decompression). */
+function replayHeaders(source: Headers): Headers {
+  const headers = new Headers(source);
+  for (const name of HOP_BY_HOP) headers.delete(name);
+  if (headers.has("content-encoding")) {
+    headers.delete("content-encoding");
+    headers.delete("content-length");
+  }
+  return headers;
+}
+
+async function readBounded(
+  body: ReadableStream<Uint8Array> | null,
+  limit: number,
+): Promise<Uint8Array<ArrayBuffer>> {
+  if (!body) return new Uint8Array();
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  try {
+    while (total < limit) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      const take = value.subarray(0, limit - total);
+      chunks.push(take);
+      total += take.byteLength;
+    }
+    if (total >= limit) await reader.cancel();
+  } finally {
+    reader.releaseLock();
+  }
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}
+
+/** Wraps a stream and reports the bytes the consumer actually pulled. */
+function countingStream(
+  source: ReadableStream<Uint8Array>,
+  onBytes: (count: number) => void,
+): ReadableStream<Uint8Array> {
+  const reader = source.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done, value } = await reader.read();
+        if (done) {
+          controller.close();
+          return;
+        }
+        onBytes(value.byteLength);
+        controller.enqueue(value);
+      } catch (error) {
+        controller.error(error);
+      }
+    },
+    async cancel(reason) {
+      await reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
+}
+
+/** Whether an `If-None-Match` header matches the strong ETag `etag`. */
+function ifNoneMatches(header: string | null, etag: string): boolean {
+  if (header === null) return false;
+  if (header.trim() === "*") return true;
+  return header.split(",").some((candidate) => candidate.trim().replace(/^W\//, "") === etag);
+}
+
+/**
+ * Parses a single-range `Range` header against an object of `size` bytes.
+ *
+ * @returns `undefined` to serve the whole object (absent, malformed or multi-range header),
+ * the inclusive range, or `"unsatisfiable"`.
+ */
+function parseRange(
+  header: string | null,
+  size: number,
+): { start: number; end: number } | "unsatisfiable" | undefined {
+  if (header === null) return undefined;
+  const match = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header);
+  if (!match) return undefined;
+  const [, first = "", last = ""] = match;
+  if (first === "" && last === "") return undefined;
+  if (first === "") {
+    const suffix = Number(last);
+    if (suffix === 0 || size === 0) return "unsatisfiable";
+    return { start: Math.max(0, size - suffix), end: size - 1 };
+  }
+  const start = Number(first);
+  const end = last === "" ? size - 1 : Math.min(Number(last), size - 1);
+  if (last !== "" && Number(last) < start) return undefined;
+  if (start >= size) return "unsatisfiable";
+  return { start, end };
+}
+
+/**
+ * Creates the caching handler.
+ *
+ * @param options Store, mirrors, upstream fetch factory, path prefix and freshness windows.
+ * @returns The handler; call `shutdown()` before discarding it.
+ * @example
+ * ```ts
+ * import { createCacheHandler } from "./cache_handler.ts";
+ * import { FileStore } from "./file_store.ts";
+ *
+ * const handler = createCacheHandler({
+ *   store: new FileStore(await Deno.makeTempDir()),
+ *   mirrors: [{
+ *     name: "example",
+ *     handles: (path) => path.startsWith("files/"),
+ *     route: (_request, path) =>
+ *       Promise.resolve({ key: path, kind: "artifact", upstream: { url: `https://example.com/${path}` } }),
+ *   }],
+ *   upstream: () => (url, init) => fetch(url, { method: init?.method ?? "GET" }),
+ * });
+ * const response = await handler.handle(new Request("http://127.0.0.1/files/a.zip"));
+ * await response.body?.cancel();
+ * await handler.shutdown();
+ * ```
+ */
+export function createCacheHandler(options: CacheHandlerOptions): CacheHandler {
+  const { store, mirrors, upstream } = options;
+  const prefix = normalisePrefix(options.pathPrefix);
+  const stats = options.stats ?? new CacheStats();
+  const clock = options.now ?? Date.now;
+  const log: CacheLogger = options.log ?? ((level, message) => {
+    if (level === "warn" || level === "error") console.error(`tfcache: ${message}`);
+  });
+  const policy: FreshnessPolicy = {
+    metadataTtlMs: options.metadataTtlMs ?? DEFAULT_FRESHNESS.metadataTtlMs,
+    staleWhileRevalidateMs: options.staleWhileRevalidateMs ??
+      DEFAULT_FRESHNESS.staleWhileRevalidateMs,
+    staleIfErrorMs: options.staleIfErrorMs ?? DEFAULT_FRESHNESS.staleIfErrorMs,
+  };
+  const lifetime = new AbortController();
+  const flights = new SingleFlight<FillOutcome>();
+  const background = new Set<Promise<unknown>>();
+  let closing = false;
+
+  function track<T>(promise: Promise<T>): Promise<T> {
+    background.add(promise);
+    const forget = () => background.delete(promise);
+    promise.then(forget, forget);
+    return promise;
+  }
+
+  function countedFetch(fetch: UpstreamFetch): UpstreamFetch {
+    return (url, init) => {
+      stats.upstreamRequests++;
+      return fetch(url, init);
+    };
+  }
+
+  function fail(status: number, message: string, headers?: Record<string, string>): Response {
+    stats.errors++;
+    return textResponse(status, message, headers);
+  }
+
+  async function statQuietly(key: string): Promise<ObjectInfo | undefined> {
+    try {
+      return await store.stat(key);
+    } catch (error) {
+      log("warn", `Cannot read metadata of "${key}": ${messageOf(error)}`);
+      return undefined;
+    }
+  }
+
+  async function readObject(key: string): Promise<Uint8Array> {
+    const opened = await store.open(key);
+    return new Uint8Array(await new Response(opened.body).arrayBuffer());
+  }
+
+  // ---- Fills -------------------------------------------------------------------------------
+
+  async function replayOutcome(response: Response): Promise<FillOutcome> {
+    const body = await readBounded(response.body, REPLAY_BODY_LIMIT);
+    return {
+      type: "replay",
+      status: response.status,
+      statusText: response.statusText,
+      headers: replayHeaders(response.headers),
+      body,
+    };
+  }
+
+  async function obtain(route: Route, ctx: RouteContext): Promise<Produced | FillOutcome> {
+    if (route.produceArtifact) {
+      const artifact = await route.produceArtifact(ctx);
+      return {
+        stream: artifact.stream,
+        contentType: route.contentType ?? artifact.contentType,
+      };
+    }
+    if (route.produce) {
+      const produced = await route.produce(ctx);
+      return {
+        stream: ReadableStream.from([produced.body]),
+        contentType: route.contentType ?? produced.contentType,
+        ...(produced.extra ? { extra: produced.extra } : {}),
+      };
+    }
+    if (route.upstream) {
+      const { url, method, headers } = route.upstream;
+      const response = await ctx.fetch(url, {
+        method: method ?? "GET",
+        ...(headers ? { headers } : {}),
+        signal: ctx.signal,
+        purpose: route.kind === "artifact" ? "artifact" : "metadata",
+      });
+      if (response.status < 200 || response.status >= 300) return await replayOutcome(response);
+      const body = response.body ?? ReadableStream.from<Uint8Array>([]);
+      return {
+        stream: countingStream(body, (count) => stats.upstreamBytes += count),
+        contentType: route.contentType ?? response.headers.get("content-type") ??
+          "application/octet-stream",
+      };
+    }
+    throw new Error(
+      `Cannot fill "${route.key}": the route has no upstream request, produce or produceArtifact hook`,
+    );
+  }
+
+  function errorOutcome(error: unknown, key: string): FillOutcome {
+    if (lifetime.signal.aborted || error instanceof ShuttingDownError) {
+      return {
+        type: "error",
+        status: 503,
+        message: `Cannot fill "${key}": the cache server is shutting down`,
+      };
+    }
+    if (error instanceof UpstreamStatusError) {
+      return {
+        type: "replay",
+        status: error.status,
+        statusText: "",
+        headers: replayHeaders(error.headers),
+        body: new Uint8Array(error.body),
+      };
+    }
+    if (error instanceof HttpError) {
+      return {
+        type: "error",
+        status: error.status,
+        message: error.message,
+        headers: error.headers,
+      };
+    }
+    if (error instanceof InvalidKeyError) {
+      return { type: "error", status: 400, message: error.message };
+    }
+    if (error instanceof IntegrityError || error instanceof UpstreamError) {
+      return { type: "error", status: 502, message: `Cannot cache "${key}": ${error.message}` };
+    }
+    return { type: "error", status: 502, message: `Cannot fill "${key}": ${messageOf(error)}` };
+  }
+
+  /** Replaces a 5xx outcome by "serve the stale copy" when stale-if-error allows it. */
+  function withStaleFallback(
+    route: Route,
+    outcome: FillOutcome,
+    current: ObjectInfo | undefined,
+  ): FillOutcome {
+    if (outcome.type !== "error" && outcome.type !== "replay") return outcome;
+    if (!current || route.kind !== "metadata" || outcome.status < 500) return outcome;
+    if (lifetime.signal.aborted) return outcome;
+    if (!isWithinStaleIfError(route.kind, current, policy, clock())) return outcome;
+    const reason = outcome.type === "error"
+      ? outcome.message
+      : `upstream answered ${outcome.status}`;
+    log("warn", `Serving stale "${route.key}": ${reason}`);
+    return { type: "stale", reason };
+  }
+
+  async function fill(
+    route: Route,
+    inbound: Request,
+    baseUrl: URL,
+    mode: "miss" | "revalidate",
+  ): Promise<FillOutcome> {
+    const { key } = route;
+    const signal = lifetime.signal;
+    let lock: HeldLock | undefined;
+    let current: ObjectInfo | undefined;
+    try {
+      lock = await store.lock(key, signal);
+      current = await statQuietly(key);
+      if (current) {
+        const now = clock();
+        if (isFresh(route.kind, current, policy, now)) return { type: "stored" };
+        if (mode === "miss" && isServable(route.kind, current, policy, now)) {
+          return { type: "stored" };
+        }
+      }
+      const ctx: RouteContext = { fetch: countedFetch(upstream(inbound)), signal, baseUrl };
+      const produced = await obtain(route, ctx);
+      if ("type" in produced) {
+        stats.misses++;
+        return withStaleFallback(route, produced, current);
+      }
+      const info = await store.commit(key, produced.stream, {
+        kind: route.kind,
+        contentType: produced.contentType,
+        ...(route.verify ? { verify: route.verify } : {}),
+        ...(produced.extra ? { extra: produced.extra } : {}),
+        signal,
+      });
+      stats.misses++;
+      stats.objectsCached++;
+      stats.bytesCached += info.size;
+      log("debug", `Cached "${key}" (${info.size} bytes)`);
+      return { type: "stored" };
+    } catch (error) {
+      const outcome = errorOutcome(error, key);
+      if (outcome.type === "replay") stats.misses++;
+      else log("warn", `Cannot fill "${key}": ${messageOf(error)}`);
+      return withStaleFallback(route, outcome, current);
+    } finally {
+      try {
+        await lock?.release();
+      } catch (error) {
+        log("error", `Cannot release the lock of "${key}": ${messageOf(error)}`);
+      }
+    }
+  }
+
+  function startRevalidation(route: Route, inbound: Request, baseUrl: URL): void {
+    if (closing || flights.has(route.key)) return;
+    stats.revalidations++;
+    log("debug", `Revalidating "${route.key}" in the background`);
+    const flight = flights.run(
+      route.key,
+      () => track(fill(route, inbound, baseUrl, "revalidate")),
+    );
+    track(flight.then((outcome) => {
+      if (outcome.type !== "stored") {
+        const detail = outcome.type === "replay"
+          ? `upstream answered ${outcome.status}`
+          : outcome.type === "stale"
+          ? outcome.reason
+          : outcome.message;
+        log("warn", `Cannot revalidate "${route.key}", keeping the cached copy: ${detail}`);
+      }
+    }));
+  }
+
+  // ---- Serving -----------------------------------------------------------------------------
+
+  function staleHeaders(headers: Headers): void {
+    headers.set("Warning", '110 - "Response is stale"');
+    headers.set("X-Tfcache-Stale", "1");
+  }
+
+  /** Serves the committed object for `route`; `undefined` when the store has none. */
+  async function serveStored(
+    request: Request,
+    route: Route,
+    ctx: RouteContext,
+    how: { hit: boolean; stale: boolean },
+  ): Promise<Response | undefined> {
+    const { key } = route;
+    const account = (body: ReadableStream<Uint8Array> | null) => {
+      if (how.hit) stats.hits++;
+      if (how.stale) stats.staleServed++;
+      if (!body || !how.hit) return body;
+      return countingStream(body, (count) => stats.bytesSaved += count);
+    };
+
+    if (route.serve) {
+      const meta = await statQuietly(key);
+      if (!meta) return undefined;
+      const object: CachedObject = { meta, bytes: () => readObject(key) };
+      const rendered = await route.serve(object, ctx, request);
+      const headers = new Headers(rendered.headers);
+      if (how.stale) staleHeaders(headers);
+      const body = request.method === "HEAD" ? null : rendered.body;
+      if (!body) await rendered.body?.cancel();
+      return new Response(account(body), {
+        status: rendered.status,
+        statusText: rendered.statusText,
+        headers,
+      });
+    }
+
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const info = await statQuietly(key);
+      if (!info) return undefined;
+      const etag = `"${info.sha256}"`;
+      const headers = new Headers({
+        "Content-Type": route.contentType ?? info.contentType,
+        "ETag": etag,
+        "Accept-Ranges": "bytes",
+        "Last-Modified": info.fetchedAt.toUTCString(),
+      });
+      if (how.stale) staleHeaders(headers);
+      if (ifNoneMatches(request.headers.get("if-none-match"), etag)) {
+        headers.delete("Content-Type");
+        return new Response(account(null), { status: 304, headers });
+      }
+      let range = parseRange(request.headers.get("range"), info.size);
+      const ifRange = request.headers.get("if-range");
+      if (ifRange !== null && ifRange.trim() !== etag) range = undefined;
+      if (range === "unsatisfiable") {
+        stats.errors++;
+        headers.set("Content-Range", `bytes */${info.size}`);
+        headers.set("Content-Length", "0");
+        return new Response(null, { status: 416, headers });
+      }
+      const status = range ? 206 : 200;
+      const length = range ? range.end - range.start + 1 : info.size;
+      headers.set("Content-Length", String(length));
+      if (range) headers.set("Content-Range", `bytes ${range.start}-${range.end}/${info.size}`);
+      if (request.method === "HEAD") {
+        return new Response(account(null), { status, headers });
+      }
+      let opened;
+      try {
+        opened = await store.open(key, range);
+      } catch (error) {
+        if (error instanceof Deno.errors.NotFound || error instanceof RangeError) continue;
+        throw error;
+      }
+      if (opened.info.sha256 !== info.sha256) {
+        // Replaced between stat and open: start over with the new object's metadata.
+        await opened.body.cancel();
+        continue;
+      }
+      return new Response(account(opened.body), { status, headers });
+    }
+    return undefined;
+  }
+
+  // ---- Request handling --------------------------------------------------------------------
+
+  async function passthrough(request: Request, route: Route, ctx: RouteContext): Promise<Response> {
+    const target = route.upstream;
+    if (!target) {
+      return fail(502, `Cannot pass "${route.key}" through: the route has no upstream request`);
+    }
+    let response: Response;
+    try {
+      response = await ctx.fetch(target.url, {
+        method: target.method ?? request.method,
+        ...(target.headers ? { headers: target.headers } : {}),
+        signal: ctx.signal,
+        purpose: "metadata",
+      });
+    } catch (error) {
+      if (error instanceof UpstreamStatusError) {
+        return new Response(request.method === "HEAD" ? null : new Uint8Array(error.body), {
+          status: error.status,
+          headers: replayHeaders(error.headers),
+        });
+      }
+      return fail(502, `Cannot pass through to "${target.url}": ${messageOf(error)}`);
+    }
+    const headers = replayHeaders(response.headers);
+    route.headerRewrite?.(headers, ctx.baseUrl);
+    if (request.method === "HEAD" || NULL_BODY_STATUSES.has(response.status) || !response.body) {
+      await response.body?.cancel();
+      return new Response(null, {
+        status: response.status,
+        statusText: response.statusText,
+        headers,
+      });
+    }
+    return new Response(
+      countingStream(response.body, (count) => stats.upstreamBytes += count),
+      { status: response.status, statusText: response.statusText, headers },
+    );
+  }
+
+  async function cacheable(request: Request, route: Route, ctx: RouteContext): Promise<Response> {
+    const key = validateKey(route.key);
+    const current = await statQuietly(key);
+    if (current && isServable(route.kind, current, policy, clock())) {
+      const stale = !isFresh(route.kind, current, policy, clock());
+      if (stale) startRevalidation(route, request, ctx.baseUrl);
+      const response = await serveStored(request, route, ctx, { hit: true, stale });
+      if (response) return response;
+    }
+    if (closing) return fail(503, `Cannot fill "${key}": the cache server is shutting down`);
+    let outcome: FillOutcome;
+    try {
+      outcome = await flights.run(
+        key,
+        () => track(fill(route, request, ctx.baseUrl, "miss")),
+        request.signal,
+      );
+    } catch {
+      // The client left; the shared fill carries on for the others.
+      return textResponse(503, `Client left while "${key}" was being fetched`);
+    }
+    switch (outcome.type) {
+      case "stored":
+      case "stale": {
+        const stale = outcome.type === "stale";
+        const response = await serveStored(request, route, ctx, { hit: false, stale });
+        return response ?? fail(502, `Cannot read cached object "${key}" after the fill`);
+      }
+      case "replay": {
+        const body = request.method === "HEAD" || NULL_BODY_STATUSES.has(outcome.status)
+          ? null
+          : outcome.body;
+        return new Response(body, {
+          status: outcome.status,
+          statusText: outcome.statusText,
+          headers: outcome.headers,
+        });
+      }
+      case "error":
+        return fail(outcome.status, outcome.message, outcome.headers);
+    }
+  }
+
+  async function handleRequest(request: Request): Promise<Response> {
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      await request.body?.cancel();
+      return fail(405, `Cannot handle method "${request.method}": only GET and HEAD are served`, {
+        Allow: "GET, HEAD",
+      });
+    }
+    await request.body?.cancel();
+    const rawPath = rawPathOf(request.url);
+    if (!rawPath.startsWith(prefix)) return fail(404, "Not found");
+    let path: string;
+    try {
+      path = decodeRequestPath(rawPath.slice(prefix.length));
+    } catch (error) {
+      if (error instanceof HttpError) return fail(error.status, error.message, error.headers);
+      throw error;
+    }
+    const mirror = mirrors.find((candidate) => candidate.handles(path));
+    if (!mirror) return fail(404, `No mirror handles "${path}"`);
+    const baseUrl = options.publicBaseUrl?.(request) ?? new URL(prefix, request.url);
+    const ctx: RouteContext = {
+      fetch: countedFetch(upstream(request)),
+      signal: AbortSignal.any([lifetime.signal, request.signal]),
+      baseUrl,
+    };
+    let route: Route;
+    try {
+      route = await mirror.route(request, path, ctx);
+    } catch (error) {
+      if (error instanceof HttpError) return fail(error.status, error.message, error.headers);
+      if (error instanceof InvalidKeyError) return fail(400, error.message);
+      if (error instanceof UpstreamStatusError) {
+        return new Response(request.method === "HEAD" ? null : new Uint8Array(error.body), {
+          status: error.status,
+          headers: replayHeaders(error.headers),
+        });
+      }
+      log("warn", `Cannot route "${path}" (${mirror.name}): ${messageOf(error)}`);
+      return fail(502, `Cannot route "${path}": ${messageOf(error)}`);
+    }
+    if (route.kind === "passthrough") return await passthrough(request, route, ctx);
+    try {
+      return await cacheable(request, route, ctx);
+    } catch (error) {
+      if (error instanceof InvalidKeyError) return fail(400, error.message);
+      throw error;
+    }
+  }
+
+  return {
+    stats,
+    signal: lifetime.signal,
+    async handle(request: Request): Promise<Response> {
+      try {
+        return await handleRequest(request);
+      } catch (error) {
+        log("error", `Cannot answer "${request.url}": ${messageOf(error)}`);
+        return fail(502, `Cannot answer the request: ${messageOf(error)}`);
+      }
+    },
+    async shutdown(): Promise<void> {
+      closing = true;
+      if (!lifetime.signal.aborted) lifetime.abort(new ShuttingDownError());
+      while (background.size > 0) await Promise.allSettled([...background]);
+    },
+    async settled(): Promise<void> {
+      while (background.size > 0) await Promise.allSettled([...background]);
+    },
+  };
+}

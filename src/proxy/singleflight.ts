@@ -1,0 +1,97 @@
+/**
+ * In-process deduplication of concurrent work per key.
+ *
+ * @module
+ */
+
+/**
+ * Waits for `promise`, but rejects with the signal's reason as soon as `signal` aborts. The
+ * underlying work is not cancelled.
+ *
+ * @param promise The shared work.
+ * @param signal The caller's own signal.
+ * @returns The work's result.
+ */
+export function abortable<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+/**
+ * Runs at most one `fn` per key at a time; concurrent callers for the same key share its result.
+ *
+ * A caller that stops waiting (its `signal` aborts) only stops waiting: the shared work keeps
+ * running for the others, and its eventual rejection is never reported as unhandled.
+ *
+ * @example
+ * ```ts
+ * const flights = new SingleFlight<string>();
+ * const [a, b] = await Promise.all([
+ *   flights.run("k", () => Promise.resolve("v")),
+ *   flights.run("k", () => Promise.resolve("other")),
+ * ]);
+ * // a === b === "v"
+ * ```
+ */
+export class SingleFlight<T> {
+  #inflight = new Map<string, Promise<T>>();
+
+  /**
+   * Joins the flight for `key`, starting it with `fn` when none is running.
+   *
+   * @param key Deduplication key.
+   * @param fn The work; called only by the first caller.
+   * @param signal Stops this caller's wait (not the work).
+   * @returns The shared result.
+   */
+  run(key: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    let flight = this.#inflight.get(key);
+    if (!flight) {
+      const started = (async () => await fn())();
+      flight = started.finally(() => {
+        if (this.#inflight.get(key) === flight) this.#inflight.delete(key);
+      });
+      flight.catch(() => {});
+      this.#inflight.set(key, flight);
+    }
+    return abortable(flight, signal);
+  }
+
+  /**
+   * Whether work for `key` is running.
+   *
+   * @param key Deduplication key.
+   * @returns `true` while a flight is in progress.
+   */
+  has(key: string): boolean {
+    return this.#inflight.has(key);
+  }
+
+  /** Number of flights in progress. */
+  get size(): number {
+    return this.#inflight.size;
+  }
+
+  /**
+   * Waits until every flight running now has settled.
+   *
+   * @returns Resolves (never rejects) once they have.
+   */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.#inflight.values()]);
+  }
+}

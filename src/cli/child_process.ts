@@ -60,7 +60,9 @@ export async function runChild(options: RunChildOptions): Promise<number> {
       stderr: "inherit",
     }).spawn();
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) throw new CommandNotFoundError(program, { cause: error });
+    if (error instanceof Deno.errors.NotFound) {
+      throw new CommandNotFoundError(program, { cause: error });
+    }
     throw error;
   }
   const forwarded: Deno.Signal[] = Deno.build.os === "windows"

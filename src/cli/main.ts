@@ -7,10 +7,11 @@
 
 import type { Command } from "./command.ts";
 import { UsageError } from "./cli_error.ts";
+import { runCommand } from "./run.ts";
 import { VERSION } from "./version.ts";
 
 /** Every sub-command, in the order `--help` lists them. */
-export const COMMANDS: readonly Command[] = [];
+export const COMMANDS: readonly Command[] = [runCommand];
 
 /** The top-level help text. */
 export function topLevelHelp(commands: readonly Command[] = COMMANDS): string {

@@ -694,13 +694,15 @@ export function createCacheHandler(options: CacheHandlerOptions): CacheHandler {
   }
 
   async function handleRequest(request: Request): Promise<Response> {
-    if (request.method !== "GET" && request.method !== "HEAD") {
+    const readOnly = request.method === "GET" || request.method === "HEAD";
+    if (readOnly) await request.body?.cancel();
+    const notAllowed = async () => {
       await request.body?.cancel();
       return fail(405, `Cannot handle method "${request.method}": only GET and HEAD are served`, {
         Allow: "GET, HEAD",
       });
-    }
-    await request.body?.cancel();
+    };
+    if (!readOnly && !/^[A-Z]{1,16}$/.test(request.method)) return await notAllowed();
     const rawPath = rawPathOf(request.url);
     if (!rawPath.startsWith(prefix)) return fail(404, "Not found");
     let path: string;
@@ -733,6 +735,7 @@ export function createCacheHandler(options: CacheHandlerOptions): CacheHandler {
       log("warn", `Cannot route "${path}" (${mirror.name}): ${messageOf(error)}`);
       return fail(502, `Cannot route "${path}": ${messageOf(error)}`);
     }
+    if (!readOnly && !(route.methods ?? []).includes(request.method)) return await notAllowed();
     if (route.kind === "passthrough") return await passthrough(request, route, ctx);
     try {
       return await cacheable(request, route, ctx);
@@ -747,7 +750,11 @@ export function createCacheHandler(options: CacheHandlerOptions): CacheHandler {
     signal: lifetime.signal,
     async handle(request: Request): Promise<Response> {
       try {
-        return await handleRequest(request);
+        const response = await handleRequest(request);
+        if (response.status >= 400 && !request.bodyUsed) {
+          await request.body?.cancel().catch(() => {});
+        }
+        return response;
       } catch (error) {
         log("error", `Cannot answer "${request.url}": ${messageOf(error)}`);
         return fail(502, `Cannot answer the request: ${messageOf(error)}`);

@@ -128,6 +128,11 @@ export interface Route {
   headerRewrite?: (headers: Headers, baseUrl: URL) => void;
   /** Content type served; falls back to the stored type. */
   contentType?: string;
+  /**
+   * Methods accepted besides GET and HEAD (e.g. `["POST"]` for git's upload-pack). For those,
+   * the request body is left unread for the `serve` hook.
+   */
+  methods?: readonly string[];
 }
 
 /** A protocol adapter: claims requests by path and maps each one to a {@linkcode Route}. */

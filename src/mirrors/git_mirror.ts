@@ -58,6 +58,8 @@ interface GitPath {
 export class GitMirror implements Mirror {
   /** Mirror name for logs. */
   readonly name = "git";
+  /** git's upload-pack requests are POSTs. */
+  readonly methods: readonly string[] = ["POST"];
   readonly #options: GitMirrorOptions;
   readonly #inflight = new Map<string, Promise<void>>();
 

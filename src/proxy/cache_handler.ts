@@ -702,7 +702,6 @@ export function createCacheHandler(options: CacheHandlerOptions): CacheHandler {
         Allow: "GET, HEAD",
       });
     };
-    if (!readOnly && !/^[A-Z]{1,16}$/.test(request.method)) return await notAllowed();
     const rawPath = rawPathOf(request.url);
     if (!rawPath.startsWith(prefix)) return fail(404, "Not found");
     let path: string;
@@ -714,6 +713,7 @@ export function createCacheHandler(options: CacheHandlerOptions): CacheHandler {
     }
     const mirror = mirrors.find((candidate) => candidate.handles(path));
     if (!mirror) return fail(404, `No mirror handles "${path}"`);
+    if (!readOnly && !(mirror.methods ?? []).includes(request.method)) return await notAllowed();
     const baseUrl = options.publicBaseUrl?.(request) ?? new URL(prefix, request.url);
     const ctx: RouteContext = {
       fetch: countedFetch(upstream(request)),

@@ -139,6 +139,11 @@ export interface Route {
 export interface Mirror {
   /** Short name for logs and reports, e.g. `providers`. */
   readonly name: string;
+  /**
+   * Methods this mirror may accept besides GET and HEAD (each route still opts in through
+   * `Route.methods`). Requests with other methods get 405 without being routed.
+   */
+  readonly methods?: readonly string[];
   /** Whether this mirror owns the request path (already stripped of the per-run secret prefix). */
   handles(path: string): boolean;
   /**

@@ -6,7 +6,6 @@
  * @module
  */
 
-import { join } from "node:path";
 import { type CacheHandler, createCacheHandler } from "../proxy/cache_handler.ts";
 import { FileStore } from "../proxy/file_store.ts";
 import { serveHttp } from "../proxy/http_server.ts";
@@ -27,8 +26,12 @@ export interface CacheRuntimeOptions {
   credentials?: CredentialsLookup;
   /** Service overrides from the user's CLI-config host blocks (honoured for upstream discovery). */
   hostOverrides?: Record<string, Record<string, string>>;
-  /** Where to write the per-run trust bundle (a private temp dir); no HTTPS front end without it. */
+  /** Where to write the per-run trust bundle (a private temp dir); implies `https`. */
   runDir?: string;
+  /** Start the HTTPS front end (network mirror protocol needs HTTPS). Default: when `runDir` is set. */
+  https?: boolean;
+  /** Certificate and key (PEM) for HTTPS; default: the cache's self-signed loopback certificate. */
+  tls?: { certPem: string; keyPem: string };
   /** Listen address; default 127.0.0.1. */
   hostname?: string;
   /** HTTP port; default 0 (ephemeral). */
@@ -109,8 +112,8 @@ export async function startCacheRuntime(options: CacheRuntimeOptions): Promise<C
   let httpsBaseUrl: URL | undefined;
   let trustBundlePath: string | undefined;
   try {
-    if (options.runDir !== undefined) {
-      const cert = await ensureServerCertificate(options.cacheDir);
+    if (options.https ?? options.runDir !== undefined) {
+      const cert = options.tls ?? await ensureServerCertificate(options.cacheDir);
       https = await serveHttps({
         handler: (request) => handler.handle(request),
         cert: cert.certPem,
@@ -119,7 +122,9 @@ export async function startCacheRuntime(options: CacheRuntimeOptions): Promise<C
         port: options.httpsPort ?? 0,
       });
       httpsBaseUrl = new URL(`https://${urlHost(hostname)}:${https.port}${pathPrefix}`);
-      trustBundlePath = await writeTrustBundle(join(options.runDir), cert.certPem, env);
+      if (options.runDir !== undefined) {
+        trustBundlePath = await writeTrustBundle(options.runDir, cert.certPem, env);
+      }
     }
   } catch (error) {
     await handler.shutdown();

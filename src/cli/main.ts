@@ -8,10 +8,11 @@
 import type { Command } from "./command.ts";
 import { UsageError } from "./cli_error.ts";
 import { runCommand } from "./run.ts";
+import { serveCommand } from "./serve.ts";
 import { VERSION } from "./version.ts";
 
 /** Every sub-command, in the order `--help` lists them. */
-export const COMMANDS: readonly Command[] = [runCommand];
+export const COMMANDS: readonly Command[] = [runCommand, serveCommand];
 
 /** The top-level help text. */
 export function topLevelHelp(commands: readonly Command[] = COMMANDS): string {

@@ -188,6 +188,8 @@ async function scanConfiguration(
  * Offline, only the cache's services are offered.
  */
 async function otherServices(runtime: CacheRuntime, host: string): Promise<Record<string, string>> {
+  // The public registries offer only the two services the cache serves: no lookup needed.
+  if (DEFAULT_REGISTRY_HOSTS.includes(host)) return {};
   try {
     const found = await runtime.discovery.discover(host, { signal: AbortSignal.timeout(5_000) });
     const services: Record<string, string> = {};

@@ -13,6 +13,7 @@ import { serveHttps } from "../proxy/https_server.ts";
 import type { CacheStats } from "../proxy/stats.ts";
 import { ensureServerCertificate, writeTrustBundle } from "../proxy/tls.ts";
 import { createUpstreamClient, type CredentialsLookup } from "../proxy/upstream.ts";
+import { DiscoveryMirror, discoveryThroughCache } from "../mirrors/discovery_mirror.ts";
 import { GitMirror } from "../mirrors/git_mirror.ts";
 import { ModuleMirror } from "../mirrors/module_mirror.ts";
 import { ProviderMirror } from "../mirrors/provider_mirror.ts";
@@ -46,6 +47,8 @@ export interface CacheRuntimeOptions {
   env?: Record<string, string | undefined>;
   /** Diagnostics sink. */
   log?: (level: "debug" | "info" | "warn" | "error", message: string) => void;
+  /** Hosts whose plain-HTTP git remotes the git mirror may fetch (`git::http://` sources). */
+  gitPlainHttpHosts?: readonly string[];
 }
 
 /** A running cache. */
@@ -86,16 +89,23 @@ export async function startCacheRuntime(options: CacheRuntimeOptions): Promise<C
     ...(options.credentials !== undefined ? { credentials: options.credentials } : {}),
     env,
   });
-  const discovery = new ServiceDiscovery({
-    fetch: (url, init) => upstream(undefined)(url, init),
-    ...(options.hostOverrides !== undefined ? { overrides: options.hostOverrides } : {}),
-  });
   const secret = options.secret ?? randomSecret();
   const pathPrefix = secret === "" ? "/" : `/${secret}/`;
+  // Discovery documents are cached like any metadata (TTL, stale-if-error), through the
+  // handler in process, so warm and offline runs need no discovery round trip.
+  const discovery = new ServiceDiscovery({
+    fetch: discoveryThroughCache(
+      (request) => handler.handle(request),
+      new URL(pathPrefix, "http://127.0.0.1/"),
+      (url, init) => upstream(undefined)(url, init),
+    ),
+    ...(options.hostOverrides !== undefined ? { overrides: options.hostOverrides } : {}),
+  });
   const mirrors = [
+    new DiscoveryMirror(),
     new ProviderMirror({ store, discovery }),
     new ModuleMirror({ discover: (host) => discovery.modulesUrl(host) }),
-    new GitMirror({ root: options.cacheDir }),
+    new GitMirror({ root: options.cacheDir, plainHttpHosts: options.gitPlainHttpHosts ?? [] }),
   ];
   const handler = createCacheHandler({
     store,

@@ -7,12 +7,17 @@
 
 import type { Command } from "./command.ts";
 import { UsageError } from "./cli_error.ts";
+import { lockCommand } from "./lock.ts";
 import { runCommand } from "./run.ts";
 import { serveCommand } from "./serve.ts";
 import { VERSION } from "./version.ts";
 
 /** Every sub-command, in the order `--help` lists them. */
-export const COMMANDS: readonly Command[] = [runCommand, serveCommand];
+export const COMMANDS: readonly Command[] = [
+  runCommand,
+  serveCommand,
+  lockCommand,
+];
 
 /** The top-level help text. */
 export function topLevelHelp(commands: readonly Command[] = COMMANDS): string {

@@ -15,7 +15,8 @@ import { runChild } from "./child_process.ts";
 import { loadUserCliConfig, renderCliConfig } from "./cli_config.ts";
 import type { Command } from "./command.ts";
 import { loadCredentials } from "./credentials.ts";
-import { httpsGitHost } from "./git_hosts.ts";
+import { gitRemoteHost } from "./git_hosts.ts";
+import { lockAfterRun } from "./lock.ts";
 import { describeError } from "./main.ts";
 import { parseRunArgs } from "./run_args.ts";
 
@@ -51,7 +52,8 @@ What it does:
   provider and module registry requests for every registry host the configuration uses through
   the cache, and exports TF_CLI_CONFIG_FILE, TOFU_CLI_CONFIG_FILE and SSL_CERT_FILE (a bundle of
   the system roots, your SSL_CERT_FILE and the cache's certificate) to COMMAND. Git module
-  sources on https:// hosts named in the configuration are routed through the cache's git mirror.
+  sources on https:// hosts (and git::http:// hosts) named in the configuration are routed
+  through the cache's git mirror.
   The exit status is COMMAND's.
 
 Credentials for upstream registries: TF_TOKEN_<host> / TOFU_TOKEN_<host>, credentials blocks in
@@ -74,7 +76,7 @@ async function runRun(args: string[]): Promise<number> {
   const user = await loadUserCliConfig((name) => env[name]);
   const credentials = await loadCredentials(user, env);
   const workDir = chdirOf(options.command) ?? Deno.cwd();
-  const { registryHosts, gitHosts } = await scanConfiguration(workDir);
+  const { registryHosts, gitHosts, plainHttpGitHosts } = await scanConfiguration(workDir);
   const runDir = await Deno.makeTempDir({ prefix: "tfcache-run-" });
   let runtime: CacheRuntime | undefined;
   let exitCode = 1;
@@ -85,6 +87,7 @@ async function runRun(args: string[]): Promise<number> {
       hostOverrides: Object.fromEntries(user.hosts),
       runDir,
       env,
+      gitPlainHttpHosts: plainHttpGitHosts,
       log: (level, message) => {
         if (level === "warn" || level === "error") console.error(`tfcache: ${level}: ${message}`);
       },
@@ -122,11 +125,17 @@ async function runRun(args: string[]): Promise<number> {
       TF_CLI_CONFIG_FILE: configPath,
       TOFU_CLI_CONFIG_FILE: configPath,
       ...(runtime.trustBundlePath !== undefined ? { SSL_CERT_FILE: runtime.trustBundlePath } : {}),
-      ...(gitHosts.length > 0
-        ? gitInsteadOfEnv(runtime.httpBaseUrl, gitHosts, { inherited: env })
+      ...(gitHosts.length + plainHttpGitHosts.length > 0
+        ? gitInsteadOfEnv(runtime.httpBaseUrl, gitHosts, {
+          inherited: env,
+          plainHttpHosts: plainHttpGitHosts,
+        })
         : {}),
     };
     exitCode = await runChild({ command: options.command, env: childEnv });
+    if (exitCode === 0 && options.lockPlatforms.length > 0) {
+      exitCode = await lockAfterRun(runtime, cacheDir, workDir, options.lockPlatforms);
+    }
     return exitCode;
   } finally {
     await runtime?.close();
@@ -158,18 +167,22 @@ function chdirOf(command: string[]): string | undefined {
   return undefined;
 }
 
-/** Registry hosts and git hosts the configuration in `dir` uses (best effort). */
+/**
+ * Registry hosts and git hosts (HTTPS, and plain HTTP from `git::http://` sources) the
+ * configuration in `dir` uses (best effort).
+ */
 async function scanConfiguration(
   dir: string,
-): Promise<{ registryHosts: string[]; gitHosts: string[] }> {
+): Promise<{ registryHosts: string[]; gitHosts: string[]; plainHttpGitHosts: string[] }> {
   const registry = new Set(DEFAULT_REGISTRY_HOSTS);
   const git = new Set<string>();
+  const plainHttpGit = new Set<string>();
   try {
     const requirements = await readConfigRequirements(dir);
     for (const host of requirements.hosts) registry.add(host);
     for (const call of requirements.remoteModuleCalls) {
-      const host = httpsGitHost(call.source);
-      if (host !== undefined) git.add(host);
+      const remote = gitRemoteHost(call.source);
+      if (remote !== undefined) (remote.scheme === "https" ? git : plainHttpGit).add(remote.host);
     }
   } catch (error) {
     console.error(
@@ -179,7 +192,11 @@ async function scanConfiguration(
         }`,
     );
   }
-  return { registryHosts: [...registry].sort(), gitHosts: [...git].sort() };
+  return {
+    registryHosts: [...registry].sort(),
+    gitHosts: [...git].sort(),
+    plainHttpGitHosts: [...plainHttpGit].sort(),
+  };
 }
 
 /**

@@ -10,6 +10,11 @@
  * metadata TTL); `serve` answers with `git http-backend` run as a CGI against that clone. When
  * upstream is unreachable the existing clone keeps being served. Pushes are refused.
  *
+ * Plain-HTTP remotes (`git::http://…` sources) use `git-http/<host>/…` paths, keys and
+ * `<root>/git-mirrors-http/<host>/…` clones, so a clone fetched without TLS is never served for
+ * an HTTPS remote; they are mirrored only for the hosts listed in
+ * {@linkcode GitMirrorOptions.plainHttpHosts}.
+ *
  * @module
  */
 
@@ -27,6 +32,12 @@ export interface GitMirrorOptions {
   upstreamUrl?: (host: string, path: string) => string;
   /** Hosts served; any host when absent. */
   hosts?: readonly string[];
+  /**
+   * Hosts whose plain-HTTP remotes are mirrored under `git-http/<host>/` (upstream
+   * `http://<host>/<path>`); none when absent. `tfcache run` lists the hosts the configuration
+   * names in `git::http://` sources.
+   */
+  plainHttpHosts?: readonly string[];
   /** The git executable (default `git` on PATH). */
   git?: string;
 }
@@ -52,6 +63,8 @@ interface GitPath {
   repoKey: string;
   /** `info/refs` or `git-upload-pack`. */
   service: "info/refs" | "git-upload-pack";
+  /** `https` for `git/…` paths, `http` for `git-http/…` paths. */
+  scheme: "https" | "http";
 }
 
 /** Serves git smart HTTP (upload-pack only) from bare mirror clones kept under the cache root. */
@@ -68,14 +81,22 @@ export class GitMirror implements Mirror {
     this.#options = options;
   }
 
-  /** Whether the path is under `git/`. */
+  /** Whether the path is under `git/` (HTTPS remotes) or `git-http/` (plain-HTTP remotes). */
   handles(path: string): boolean {
-    return path.startsWith("git/");
+    return path.startsWith("git/") || path.startsWith("git-http/");
   }
 
-  /** Directory of the bare clone for a host and normalised repository path. */
-  repoDir(host: string, repoKey: string): string {
-    return join(this.#options.root, "git-mirrors", host, ...`${repoKey}.git`.split("/"));
+  /**
+   * Directory of the bare clone for a host and normalised repository path.
+   *
+   * @param host The lower-case host (with port).
+   * @param repoKey Repository path without `.git`.
+   * @param scheme The upstream scheme; plain-HTTP clones live apart from HTTPS ones.
+   * @returns The bare repository's path.
+   */
+  repoDir(host: string, repoKey: string, scheme: "https" | "http" = "https"): string {
+    const top = scheme === "http" ? "git-mirrors-http" : "git-mirrors";
+    return join(this.#options.root, top, host, ...`${repoKey}.git`.split("/"));
   }
 
   /** Maps a smart-HTTP request to the repository's metadata route. */
@@ -103,14 +124,26 @@ export class GitMirror implements Mirror {
     } else if (request.method !== "POST") {
       throw new HttpError(405, "git-upload-pack expects POST", { headers: { Allow: "POST" } });
     }
-    const hosts = this.#options.hosts;
-    if (hosts !== undefined && !hosts.includes(parsed.host)) {
-      throw new HttpError(404, `Cannot mirror git host "${parsed.host}": not configured`);
+    let upstream: string;
+    if (parsed.scheme === "http") {
+      if (!(this.#options.plainHttpHosts ?? []).includes(parsed.host)) {
+        throw new HttpError(
+          404,
+          `Cannot mirror plain-HTTP git host "${parsed.host}": not named in a git::http:// ` +
+            "module source of this run's configuration",
+        );
+      }
+      upstream = `http://${parsed.host}/${parsed.repo}`;
+    } else {
+      const hosts = this.#options.hosts;
+      if (hosts !== undefined && !hosts.includes(parsed.host)) {
+        throw new HttpError(404, `Cannot mirror git host "${parsed.host}": not configured`);
+      }
+      upstream = (this.#options.upstreamUrl ?? defaultUpstream)(parsed.host, parsed.repo);
     }
-    const upstream = (this.#options.upstreamUrl ?? defaultUpstream)(parsed.host, parsed.repo);
-    const dir = this.repoDir(parsed.host, parsed.repoKey);
+    const dir = this.repoDir(parsed.host, parsed.repoKey, parsed.scheme);
     return {
-      key: `git/${parsed.host}/${parsed.repoKey}.json`,
+      key: `${parsed.scheme === "http" ? "git-http" : "git"}/${parsed.host}/${parsed.repoKey}.json`,
       kind: "metadata",
       contentType: "application/json",
       ...(parsed.service === "git-upload-pack" ? { methods: ["POST"] } : {}),
@@ -219,6 +252,7 @@ async function setHead(dir: string, opts: GitOptions): Promise<void> {
 }
 
 function parseGitPath(path: string): GitPath {
+  const scheme = path.startsWith("git-http/") ? "http" : "https";
   const segments = path.split("/").slice(1);
   let service: GitPath["service"];
   let repoSegments: string[];
@@ -243,7 +277,7 @@ function parseGitPath(path: string): GitPath {
   if (repoKey === "" || repoKey.endsWith("/")) {
     throw new HttpError(400, `Cannot mirror "${path}": bad repository path`);
   }
-  return { host, repo, repoKey, service };
+  return { host, repo, repoKey, service, scheme };
 }
 
 /**
@@ -376,6 +410,11 @@ export interface GitInsteadOfOptions {
   caFile?: string;
   /** Upstream URL schemes rewritten (default `["https"]`; tests add `http`). */
   schemes?: readonly string[];
+  /**
+   * Hosts whose `http://<host>/` remotes go to the mirror's plain-HTTP namespace
+   * (`url.<base>git-http/<host>/.insteadOf = http://<host>/`).
+   */
+  plainHttpHosts?: readonly string[];
 }
 
 /**
@@ -417,6 +456,11 @@ export function gitInsteadOfEnv(
       add(key, `ssh://git@${host}/`);
       add(key, `git@${host}:`);
     }
+  }
+  for (const raw of options.plainHttpHosts ?? []) {
+    const host = raw.toLowerCase();
+    if (!HOST.test(host)) throw new TypeError(`Cannot route git host "${raw}": not a hostname`);
+    add(`url.${base}git-http/${host}/.insteadOf`, `http://${host}/`);
   }
   if (options.caFile !== undefined && base.startsWith("https:")) {
     add(`http.${base}.sslCAInfo`, options.caFile);

@@ -5,8 +5,8 @@
  * - `modules/<host>/<ns>/<name>/<system>/versions` → metadata `…/versions.json` (verbatim upstream body);
  * - `modules/<host>/<ns>/<name>/<system>/<version>/download` → metadata `…/<version>/download.json`
  *   caching the *upstream* source string (relative values resolved against the download URL),
- *   rendered at serve time in the upstream's form (204 + `X-Terraform-Get`, or 200 + JSON
- *   `location`) pointing at `modules/_source/<sha256>.tar.gz//<subdir>` on this cache;
+ *   rendered at serve time in the upstream's form (204 + `X-Terraform-Get`, 200 + JSON
+ *   `location`, or 200 with both, which Terraform 1.x needs: it reads only the header) pointing at `modules/_source/<sha256>.tar.gz//<subdir>` on this cache;
  * - `modules/_source/<sha256>.tar.gz` → artifact: the source fetched and packed deterministically;
  * - any other `modules/<host>/…` → uncached passthrough to the host's `modules.v1` service.
  *
@@ -45,10 +45,15 @@ export interface ModuleMirrorOptions extends ClassifyOptions {
 
 /** The payload cached for a download resolution. */
 export interface DownloadResolution {
-  /** The upstream go-getter source (relative values already resolved). */
+  /** The upstream go-getter source (relative values already resolved); the JSON one for `both`. */
   source: string;
-  /** How upstream answered: 204/2xx + `X-Terraform-Get` header, or 200 + JSON `location`. */
-  form: "header" | "json";
+  /**
+   * How upstream answered: 204/2xx + `X-Terraform-Get` header, 200 + JSON `location`, or 200
+   * with both (each is served back, so Terraform reads the header and OpenTofu the body).
+   */
+  form: "header" | "json" | "both";
+  /** For `both`, when the header named a different source than the JSON body. */
+  headerSource?: string;
 }
 
 const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -208,10 +213,14 @@ export class ModuleMirror implements Mirror {
     if (resolution.form === "header") {
       return new Response(null, { status: 204, headers: { "X-Terraform-Get": location } });
     }
-    return new Response(`${JSON.stringify({ location })}\n`, {
-      status: 200,
-      headers: { "Content-Type": "application/json" },
-    });
+    const headers = new Headers({ "Content-Type": "application/json" });
+    if (resolution.form === "both") {
+      const header = resolution.headerSource === undefined
+        ? location
+        : await this.renderLocation(resolution.headerSource, ctx.baseUrl);
+      headers.set("X-Terraform-Get", header);
+    }
+    return new Response(`${JSON.stringify({ location })}\n`, { status: 200, headers });
   }
 
   /**
@@ -247,20 +256,25 @@ export class ModuleMirror implements Mirror {
     }
   }
 
+  /**
+   * Refused (404) at routing time, before the store is consulted, unless this process rendered
+   * the id: an artifact another process cached is served only to a client that went through
+   * the module's download endpoint here.
+   */
   #sourceRoute(key: string, id: string): Route {
+    const base = this.#sources.get(id);
+    if (base === undefined) {
+      throw new HttpError(
+        404,
+        `Cannot find module source ${id}: this cache has not resolved it; ` +
+          "request the module's download endpoint through this cache first",
+      );
+    }
     return {
       key,
       kind: "artifact",
       contentType: "application/gzip",
       produceArtifact: (ctx) => {
-        const base = this.#sources.get(id);
-        if (base === undefined) {
-          throw new HttpError(
-            404,
-            `Cannot find module source ${id}: this cache has not resolved it; ` +
-              "request the module's download endpoint through this cache first",
-          );
-        }
         return produceModuleSource(base, {
           ...this.#options.source,
           ...(this.#options.allowFileRemotes === undefined
@@ -276,7 +290,8 @@ export class ModuleMirror implements Mirror {
 
 /**
  * Extracts the source from a registry download response: a 200 JSON body with a non-empty
- * `location` wins (OpenTofu's form); otherwise a non-empty `X-Terraform-Get` header. Relative
+ * `location` wins (OpenTofu's form); otherwise a non-empty `X-Terraform-Get` header. When both
+ * are present the form is `both` (the header's source is kept too when it differs). Relative
  * values (`/…`, `./…`, `../…`) are resolved against the download URL, as Terraform does.
  *
  * @param status Upstream status (2xx).
@@ -292,37 +307,42 @@ export function parseDownloadResponse(
   body: Uint8Array,
   downloadUrl: URL,
 ): DownloadResolution {
-  let location = "";
-  let form: DownloadResolution["form"] = "header";
+  let json = "";
   if (status === 200 && body.byteLength > 0) {
     try {
       const parsed: unknown = JSON.parse(new TextDecoder().decode(body));
       if (typeof parsed === "object" && parsed !== null && "location" in parsed) {
         const value = (parsed as { location: unknown }).location;
-        if (typeof value === "string" && value.trim() !== "") {
-          location = value.trim();
-          form = "json";
-        }
+        if (typeof value === "string") json = value.trim();
       }
     } catch {
       // not JSON: fall back to the header
     }
   }
-  if (location === "") location = (headers.get("X-Terraform-Get") ?? "").trim();
-  if (location === "") {
+  const header = (headers.get("X-Terraform-Get") ?? "").trim();
+  if (json === "" && header === "") {
     throw new HttpError(
       502,
       `Cannot resolve "${downloadUrl.href}": the registry answered ${status} with neither an ` +
         "X-Terraform-Get header nor a JSON location",
     );
   }
-  if (location.length > 8192) {
-    throw new HttpError(502, `Cannot resolve "${downloadUrl.href}": the source is over 8 KiB`);
-  }
-  if (location.startsWith("/") || location.startsWith("./") || location.startsWith("../")) {
-    location = new URL(location, downloadUrl).href;
-  }
-  return { source: location, form };
+  const resolve = (location: string): string => {
+    if (location.length > 8192) {
+      throw new HttpError(502, `Cannot resolve "${downloadUrl.href}": the source is over 8 KiB`);
+    }
+    if (location.startsWith("/") || location.startsWith("./") || location.startsWith("../")) {
+      return new URL(location, downloadUrl).href;
+    }
+    return location;
+  };
+  if (json === "") return { source: resolve(header), form: "header" };
+  const source = resolve(json);
+  if (header === "") return { source, form: "json" };
+  const headerSource = resolve(header);
+  return headerSource === source
+    ? { source, form: "both" }
+    : { source, form: "both", headerSource };
 }
 
 function decodeResolution(bytes: Uint8Array, key: string): DownloadResolution {
@@ -335,9 +355,14 @@ function decodeResolution(bytes: Uint8Array, key: string): DownloadResolution {
   const r = parsed as Partial<DownloadResolution> | null;
   if (
     r === null || typeof r !== "object" || typeof r.source !== "string" || r.source === "" ||
-    (r.form !== "header" && r.form !== "json")
+    (r.form !== "header" && r.form !== "json" && r.form !== "both") ||
+    (r.headerSource !== undefined && (typeof r.headerSource !== "string" || r.headerSource === ""))
   ) {
     throw new HttpError(500, `Cannot read cached object "${key}": not a download resolution`);
   }
-  return { source: r.source, form: r.form };
+  return {
+    source: r.source,
+    form: r.form,
+    ...(r.headerSource === undefined ? {} : { headerSource: r.headerSource }),
+  };
 }

@@ -159,6 +159,8 @@ export class ProviderMirror implements Mirror {
   readonly #store: Store;
   readonly #discovery: ProviderServiceDiscovery;
   readonly #parallelism: number;
+  /** Checksum pairs being fetched, per version: terraform asks for both files at once. */
+  readonly #checksumsInFlight = new Map<string, Promise<VerifiedChecksums>>();
 
   /**
    * Creates the mirror.
@@ -512,19 +514,28 @@ export class ProviderMirror implements Mirror {
     given: DownloadDoc | undefined,
     skip: "sums" | "sig" | undefined,
   ): Promise<VerifiedChecksums> {
-    const doc = given ?? await this.#anyDownload(ctx, v);
-    const [sums, sig] = await Promise.all([
-      fetchSmallFile(ctx, doc.shasumsUrl),
-      fetchSmallFile(ctx, doc.shasumsSignatureUrl),
-    ]);
-    await verifyChecksumsSignature({
-      provider: v,
-      version: v.version,
-      sums,
-      signature: sig,
-      keys: doc.signingKeys,
-      sumsUrl: doc.shasumsUrl,
-    });
+    const flightKey = providerKeys.shasums(v);
+    let flight = this.#checksumsInFlight.get(flightKey);
+    if (flight === undefined) {
+      flight = (async () => {
+        const doc = given ?? await this.#anyDownload(ctx, v);
+        const [sums, sig] = await Promise.all([
+          fetchSmallFile(ctx, doc.shasumsUrl),
+          fetchSmallFile(ctx, doc.shasumsSignatureUrl),
+        ]);
+        await verifyChecksumsSignature({
+          provider: v,
+          version: v.version,
+          sums,
+          signature: sig,
+          keys: doc.signingKeys,
+          sumsUrl: doc.shasumsUrl,
+        });
+        return { sums, sig };
+      })().finally(() => this.#checksumsInFlight.delete(flightKey));
+      this.#checksumsInFlight.set(flightKey, flight);
+    }
+    const { sums, sig } = await flight;
     if (skip !== "sums") {
       await this.#commitQuietly(providerKeys.shasums(v), sums, "artifact", SUMS_TYPE, ctx.signal);
     }

@@ -303,6 +303,8 @@ export function createCacheHandler(options: CacheHandlerOptions): CacheHandler {
   const { store, mirrors, upstream } = options;
   const prefix = normalisePrefix(options.pathPrefix);
   const stats = options.stats ?? new CacheStats();
+  /** Keys committed by this handler whose bytes no client has received yet. */
+  const unservedFills = new Set<string>();
   const clock = options.now ?? Date.now;
   const log: CacheLogger = options.log ?? ((level, message) => {
     if (level === "warn" || level === "error") console.error(`tfcache: ${message}`);
@@ -488,6 +490,9 @@ export function createCacheHandler(options: CacheHandlerOptions): CacheHandler {
       stats.misses++;
       stats.objectsCached++;
       stats.bytesCached += info.size;
+      // The first body served from this fill is the download itself, not a saving (terraform
+      // sends HEAD, which fills, then GET; the GET must not count as a hit).
+      unservedFills.add(key);
       log("debug", `Cached "${key}" (${info.size} bytes)`);
       return { type: "stored" };
     } catch (error) {
@@ -540,9 +545,11 @@ export function createCacheHandler(options: CacheHandlerOptions): CacheHandler {
   ): Promise<Response | undefined> {
     const { key } = route;
     const account = (body: ReadableStream<Uint8Array> | null) => {
-      if (how.hit) stats.hits++;
       if (how.stale) stats.staleServed++;
-      if (!body || !how.hit) return body;
+      const firstServeOfFill = body !== null && unservedFills.delete(key);
+      if (!how.hit || firstServeOfFill) return body;
+      stats.hits++;
+      if (!body) return body;
       return countingStream(body, (count) => stats.bytesSaved += count);
     };
 

@@ -29,6 +29,47 @@ Deno.test("gitInsteadOfEnv builds GIT_CONFIG_* entries after inherited ones", ()
   );
 });
 
+Deno.test("gitInsteadOfEnv routes plain-HTTP hosts to the git-http namespace", () => {
+  assertEquals(
+    gitInsteadOfEnv(new URL("http://127.0.0.1:9/s/"), ["github.com"], {
+      plainHttpHosts: ["127.0.0.1:8080"],
+    }),
+    {
+      GIT_CONFIG_KEY_0: "url.http://127.0.0.1:9/s/git/github.com/.insteadOf",
+      GIT_CONFIG_VALUE_0: "https://github.com/",
+      GIT_CONFIG_KEY_1: "url.http://127.0.0.1:9/s/git-http/127.0.0.1:8080/.insteadOf",
+      GIT_CONFIG_VALUE_1: "http://127.0.0.1:8080/",
+      GIT_CONFIG_COUNT: "2",
+    },
+  );
+});
+
+Deno.test("git mirror: git-http paths only for listed hosts, with their own keys and clones", async () => {
+  const mirror = new GitMirror({ root: "/cache", plainHttpHosts: ["127.0.0.1:8080"] });
+  const ctx = { fetch, signal: new AbortController().signal, baseUrl: new URL("http://x/") };
+  const path = "git-http/127.0.0.1:8080/o/r.git/info/refs";
+  const route = await mirror.route(
+    new Request(`http://x/${path}?service=git-upload-pack`),
+    path,
+    ctx,
+  );
+  assertEquals(route.key, "git-http/127.0.0.1:8080/o/r.json");
+  assertEquals(
+    mirror.repoDir("127.0.0.1:8080", "o/r", "http"),
+    join("/cache", "git-mirrors-http", "127.0.0.1:8080", "o", "r.git"),
+  );
+  assertEquals(
+    mirror.repoDir("127.0.0.1:8080", "o/r"),
+    join("/cache", "git-mirrors", "127.0.0.1:8080", "o", "r.git"),
+  );
+  const other = "git-http/127.0.0.1:8081/o/r.git/info/refs";
+  const e = await assertRejects(
+    () => mirror.route(new Request(`http://x/${other}?service=git-upload-pack`), other, ctx),
+    HttpError,
+  );
+  assertEquals((e as HttpError).status, 404);
+});
+
 Deno.test("git mirror refuses pushes, dumb HTTP and bad paths", async () => {
   const mirror = new GitMirror({ root: "/nonexistent" });
   const ctx = { fetch, signal: new AbortController().signal, baseUrl: new URL("http://x/") };

@@ -10,7 +10,7 @@ import { HttpError } from "../../src/proxy/errors.ts";
 
 const HOST = "registry.example.test";
 
-Deno.test("parseDownloadResponse: both forms, JSON wins, relative values resolved", () => {
+Deno.test("parseDownloadResponse: header, JSON and both forms, relative values resolved", () => {
   const dl = new URL("https://r.example/v1/modules/a/b/c/1.0.0/download");
   const h = (v: string) => new Headers({ "X-Terraform-Get": v });
   const empty = new Uint8Array();
@@ -21,10 +21,15 @@ Deno.test("parseDownloadResponse: both forms, JSON wins, relative values resolve
   });
   assertEquals(
     parseDownloadResponse(200, h("https://x/a.zip"), json({ location: "https://y/b.zip" }), dl),
-    {
-      source: "https://y/b.zip",
-      form: "json",
-    },
+    { source: "https://y/b.zip", form: "both", headerSource: "https://x/a.zip" },
+  );
+  assertEquals(
+    parseDownloadResponse(200, h("/m.zip"), json({ location: "https://r.example/m.zip" }), dl),
+    { source: "https://r.example/m.zip", form: "both" },
+  );
+  assertEquals(
+    parseDownloadResponse(200, new Headers(), json({ location: "https://y/b.zip" }), dl),
+    { source: "https://y/b.zip", form: "json" },
   );
   assertEquals(parseDownloadResponse(200, h("https://x/a.zip"), json({}), dl).form, "header");
   assertEquals(

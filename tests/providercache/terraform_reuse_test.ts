@@ -4,12 +4,12 @@ import { Dir } from "../../src/providercache/dir.ts";
 import { Installer } from "../../src/providercache/installer.ts";
 import { RegistrySource } from "../../src/providercache/sources/registry_source.ts";
 import { LockFile } from "../../src/lock/lock_file.ts";
+import { formatLockFile } from "../../src/lock/lock_writer.ts";
 import type { FetchLike } from "../../src/registry/fetch_like.ts";
-import { parseProviderSource, providerAddressString } from "../../src/registry/provider_address.ts";
+import { parseProviderSource } from "../../src/registry/provider_address.ts";
 import { ProviderRegistryClient } from "../../src/registry/registry_client.ts";
 import { ServiceDiscovery } from "../../src/registry/service_discovery.ts";
 import { parseVersionConstraints } from "../../src/registry/version_constraints.ts";
-import { versionString } from "../../src/registry/version.ts";
 import { startFakeRegistry } from "../support/fake_registry.ts";
 import {
   createTerraformSandbox,
@@ -19,19 +19,6 @@ import {
   terraformPath,
   writeConfig,
 } from "../support/terraform.ts";
-
-/** Minimal writer for the test (terraform's layout for entries with constraints). */
-function lockFileText(locks: LockFile): string {
-  let out =
-    `# This file is maintained automatically by "terraform init".\n# Manual edits may be lost in future updates.\n`;
-  for (const l of locks.allProviders()) {
-    out += `\nprovider "${providerAddressString(l.address)}" {\n`;
-    out += `  version     = "${versionString(l.version)}"\n`;
-    out += `  constraints = "${l.constraints}"\n`;
-    out += `  hashes = [\n${l.hashes.map((h) => `    "${h}",\n`).join("")}  ]\n}\n`;
-  }
-  return out;
-}
 
 Deno.test("real terraform: a package installed by tfcache is reused by terraform init, same h1", async () => {
   if (terraformPath() === undefined) {
@@ -75,7 +62,7 @@ Deno.test("real terraform: a package installed by tfcache is reused by terraform
   }
   const ourHashes = locks.allProviders()[0]!.hashes;
   await writeConfig(ours.workDir, [{ source: address, version: "1.0.0" }]);
-  await Deno.writeTextFile(join(ours.workDir, ".terraform.lock.hcl"), lockFileText(locks));
+  await Deno.writeTextFile(join(ours.workDir, ".terraform.lock.hcl"), formatLockFile(locks));
 
   // 2. terraform init reuses it and downloads nothing.
   registry.counters.reset();

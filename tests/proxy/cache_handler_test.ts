@@ -242,8 +242,30 @@ Deno.test("cache handler: a client leaving mid-fill does not cancel the shared f
     assert.equal(next.status, 200);
     assert.equal(await next.text(), "part1;part2;part3;");
     assert.equal(upstream.count("/obj.bin"), 1);
-    assert.equal(handler.stats.hits, 1);
+    // The first body served from a fill is the download itself, not a saving.
+    assert.equal(handler.stats.hits, 0);
     assert.equal(handler.stats.objectsCached, 1);
+    const again = await get("p/d");
+    assert.equal(await again.text(), "part1;part2;part3;");
+    assert.equal(handler.stats.hits, 1);
+  });
+});
+
+Deno.test("cache handler: a GET after the HEAD that filled an object is not counted as saved", async () => {
+  const upstream = startUpstream(() => new Response("part1;part2;part3;"));
+  await withCache(upstream, artifactRoute(upstream), async ({ handler, get }) => {
+    const head = await get("p/h", { method: "HEAD" });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get("content-length"), "18");
+    const first = await get("p/h");
+    assert.equal(await first.text(), "part1;part2;part3;");
+    assert.equal(handler.stats.hits, 0, "the object was downloaded by this run");
+    assert.equal(handler.stats.bytesSaved, 0);
+    const second = await get("p/h");
+    assert.equal(await second.text(), "part1;part2;part3;");
+    assert.equal(handler.stats.hits, 1);
+    assert.equal(handler.stats.bytesSaved, 18);
+    assert.equal(upstream.count("/obj.bin"), 1);
   });
 });
 

@@ -8,6 +8,7 @@
 import type { Command } from "./command.ts";
 import { UsageError } from "./cli_error.ts";
 import { lockCommand } from "./lock.ts";
+import { providersCommand } from "./providers.ts";
 import { runCommand } from "./run.ts";
 import { serveCommand } from "./serve.ts";
 import { VERSION } from "./version.ts";
@@ -17,6 +18,7 @@ export const COMMANDS: readonly Command[] = [
   runCommand,
   serveCommand,
   lockCommand,
+  providersCommand,
 ];
 
 /** The top-level help text. */

@@ -7,6 +7,7 @@
 
 import type { Command } from "./command.ts";
 import { UsageError } from "./cli_error.ts";
+import { cacheCommand } from "./cache.ts";
 import { lockCommand } from "./lock.ts";
 import { providersCommand } from "./providers.ts";
 import { runCommand } from "./run.ts";
@@ -19,6 +20,7 @@ export const COMMANDS: readonly Command[] = [
   serveCommand,
   lockCommand,
   providersCommand,
+  cacheCommand,
 ];
 
 /** The top-level help text. */

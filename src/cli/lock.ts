@@ -141,7 +141,13 @@ export async function lockWithRuntime(
   const store = new FileStore(cacheDir);
   return await lockProviders({
     ...options,
-    source: (hosts) => new CachedProviderSource({ baseUrl: runtime.httpBaseUrl, hosts, store }),
+    source: (hosts) =>
+      new CachedProviderSource({
+        baseUrl: runtime.httpBaseUrl,
+        hosts,
+        store,
+        idle: (key) => runtime.handler.idle(key),
+      }),
   });
 }
 

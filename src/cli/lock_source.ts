@@ -39,6 +39,13 @@ export interface CachedProviderSourceOptions {
   hosts: Iterable<string>;
   /** The cache's store, for the packages' `h1:` sidecars and "cached already" checks. */
   store?: Pick<Store, "stat">;
+  /**
+   * Waits until the cache's fill and post-commit annotation of a key are over (the running
+   * handler's `idle`). The cache answers a HEAD before the fill completes and adds the `h1:` to
+   * the sidecar shortly after the commit; with this, one HEAD is enough to read it. Without it,
+   * a missing `h1:` is computed here from a download.
+   */
+  idle?: (key: string) => Promise<void>;
   /** HTTP function (default `fetch`). */
   fetch?: (url: string | URL, init?: RequestInit) => Promise<Response>;
   /** Where to stage a zip when its `h1:` must be computed here (default the system temp dir). */
@@ -72,6 +79,7 @@ export class CachedProviderSource {
   readonly #baseUrl: URL;
   readonly #client: ProviderRegistryClient;
   readonly #store: Pick<Store, "stat"> | undefined;
+  readonly #idle: ((key: string) => Promise<void>) | undefined;
   readonly #fetch: (url: string | URL, init?: RequestInit) => Promise<Response>;
   readonly #tempDir: string | undefined;
   readonly #checksums = new Map<string, Promise<VerifiedChecksums>>();
@@ -82,6 +90,7 @@ export class CachedProviderSource {
   constructor(options: CachedProviderSourceOptions) {
     this.#baseUrl = options.baseUrl;
     this.#store = options.store;
+    this.#idle = options.idle;
     this.#fetch = options.fetch ?? ((url, init) => fetch(url, init));
     this.#tempDir = options.tempDir;
     const overrides: Record<string, Record<string, string>> = {};
@@ -257,12 +266,15 @@ export class CachedProviderSource {
     if (this.#store !== undefined) {
       // The cache verified the zip against the signed SHA256SUMS when it committed it, and its
       // sidecar holds the zip's sha256 and h1: fill it with a HEAD request (no body comes back)
-      // and read the hashes, instead of transferring and hashing the zip a second time.
+      // and read the hashes, instead of transferring and hashing the zip a second time. The HEAD
+      // may be answered while the fill still runs, and the h1: is annotated after the commit:
+      // `idle` waits for both.
       let info = wasCached ? before : undefined;
       if (info === undefined || sidecarHash(info.extra["h1"]) === undefined) {
         const response = await this.#get(download.downloadUrl, { method: "HEAD" });
         if (!response.ok) throw await this.#answerError(response, what);
         await response.body?.cancel();
+        await this.#idle?.(key);
         info = await this.#store.stat(key).catch(() => undefined);
       }
       const h1 = info === undefined ? undefined : sidecarHash(info.extra["h1"]);

@@ -15,18 +15,21 @@
  * - `providers/<host>/<ns>/<type>/index.json` — built from the upstream versions;
  * - `providers/<host>/<ns>/<type>/<version>.json` — platforms resolved in parallel (bounded),
  *   relative archive URLs, `zh:` hashes, plus the package's `h1:` added at serve time as soon as
- *   the zip is cached.
+ *   the zip is cached and annotated.
  *
  * **The package** `providers/<host>/<ns>/<type>/terraform-provider-<type>_<v>_<os>_<arch>.zip`
  * serves both faces. Its route is computed from the path alone, so a cached zip is served with
  * the registry unreachable. On a miss it is fetched from the registry's `download_url` and
  * committed only if its SHA-256 equals the registry `shasum` and the signed SHA256SUMS entry.
+ * Its `h1:` is not part of that gate: the route's `annotate` hook computes it right after the
+ * commit, in the background, and adds it to the sidecar (readers cope with it being absent).
  *
  * @module
  */
 
 import { HttpError, IntegrityError, UpstreamError } from "../proxy/errors.ts";
 import type {
+  AnnotateInput,
   CachedObject,
   Mirror,
   ProducedArtifact,
@@ -36,6 +39,7 @@ import type {
   VerifyInput,
 } from "../proxy/route.ts";
 import type { Store } from "../proxy/store.ts";
+import { announcedSize } from "../proxy/upstream.ts";
 import { packageHashV1FromZip } from "../registry/hashes.ts";
 import { parseSha256Sums } from "../registry/sha256sums.ts";
 import { mapBounded } from "./_bounded.ts";
@@ -89,16 +93,24 @@ export interface ProviderMirrorOptions {
   parallelism?: number;
 }
 
-/** Sidecar fields recorded for a verified provider package. */
+/**
+ * Sidecar fields recorded for a verified provider package at commit time. The `h1:` hash of the
+ * package contents (what terraform records for the host platform) is added shortly after, by the
+ * route's `annotate` hook ({@linkcode ProviderPackageAnnotation}).
+ */
 export interface ProviderPackageExtra extends Record<string, unknown> {
-  /** `h1:` hash of the package contents (what terraform records for the host platform). */
-  h1: string;
   /** `zh:` hash of the zip file. */
   zh: string;
   /** Registry file name (the SHA256SUMS entry it was checked against). */
   filename: string;
   /** Where the bytes came from. */
   upstreamUrl: string;
+}
+
+/** Sidecar fields added to a provider package after its commit. */
+export interface ProviderPackageAnnotation extends Record<string, unknown> {
+  /** `h1:` hash of the package contents. */
+  h1: string;
 }
 
 /** The two checksum files of a version, already verified. */
@@ -413,8 +425,14 @@ export class ProviderMirror implements Mirror {
         if (response.body === null) {
           throw new UpstreamError(doc.downloadUrl, "response has no body");
         }
-        return { stream: response.body, contentType: ZIP_TYPE };
+        const size = announcedSize(response.headers);
+        return {
+          stream: response.body,
+          contentType: ZIP_TYPE,
+          ...(size === undefined ? {} : { size }),
+        };
       },
+      // deno-lint-ignore require-await -- async so that a failed check is a rejection
       verify: async (input: VerifyInput): Promise<ProviderPackageExtra> => {
         if (expected === undefined) {
           throw new UpstreamError(input.key, "package was not produced by a verified fetch");
@@ -426,14 +444,15 @@ export class ProviderMirror implements Mirror {
             `zh:${input.sha256}`,
           );
         }
-        const h1 = await packageHashV1FromZip(input.stagedPath);
         return {
-          h1,
           zh: `zh:${input.sha256}`,
           filename: expected.filename,
           upstreamUrl: expected.downloadUrl,
         };
       },
+      annotate: async (input: AnnotateInput): Promise<ProviderPackageAnnotation> => ({
+        h1: await packageHashV1FromZip(input.path),
+      }),
     };
   }
 

@@ -11,7 +11,19 @@
  *   handler's own abort signal (a client leaving never cancels it);
  * - tier 3, inside the fill: the store's cross-process lock, a re-check, then
  *   `produceArtifact` > `produce` > `upstream`, and `store.commit` with the route's `verify`.
- *   The lock is released before anyone is served; every waiter then streams from the store.
+ *   Waiters are served from the store once the commit succeeded, except for the live path below.
+ * - After the commit, the route's `annotate` hook (e.g. a provider zip's `h1:`) runs in the
+ *   background and its fields are merged into the sidecar with `store.annotate`; `settled()` and
+ *   `shutdown()` wait for it, and `idle(key)` waits for one key's fill and annotation.
+ *
+ * Serving while filling (artifacts, plain GET/HEAD without `Range`/`If-None-Match`, stores with
+ * the `onStaged` capability): a miss fill publishes a {@linkcode LiveFill}. As soon as staging
+ * began (the upstream answered 2xx), a HEAD waiter is answered with `200` and the announced
+ * `Content-Length` (when there is one), and a GET waiter streams the staged bytes as they are
+ * written, withholding the tail (everything past `size - 1`, or the last 64 KiB when the size is
+ * unknown) until the store reports the commit. If the fill fails, that stream is errored, so the
+ * client sees a truncated body and never a complete object that failed verification. Waiters in
+ * other processes still wait for the lock and serve the committed object.
  *
  * Upstream non-2xx answers reach every waiter unchanged and are never cached. Failed metadata
  * refetches fall back to a stale copy inside the stale-if-error window.
@@ -44,9 +56,10 @@ import type {
   UpstreamFetch,
   UpstreamFetchFactory,
 } from "./route.ts";
-import { SingleFlight } from "./singleflight.ts";
+import { abortable, SingleFlight } from "./singleflight.ts";
 import { CacheStats } from "./stats.ts";
-import type { HeldLock, Store } from "./store.ts";
+import { announcedSize } from "./upstream.ts";
+import type { HeldLock, StagedObject, StagedReader, Store } from "./store.ts";
 
 /** Log severity. */
 export type LogLevel = "debug" | "info" | "warn" | "error";
@@ -92,8 +105,18 @@ export interface CacheHandler {
    * the store.
    */
   shutdown(): Promise<void>;
-  /** Waits until in-flight fills and background revalidations (running now) have finished. */
+  /**
+   * Waits until in-flight fills, background revalidations and post-commit annotations (running
+   * now) have finished.
+   */
   settled(): Promise<void>;
+  /**
+   * Waits until the fill and the post-commit annotation of one key (running now) have finished,
+   * e.g. to read a sidecar field an `annotate` hook adds.
+   *
+   * @param key Cache key.
+   */
+  idle(key: string): Promise<void>;
   /** Per-run counters. */
   readonly stats: CacheStats;
   /** Aborted by `shutdown()`; fills and route hooks run on it. */
@@ -118,7 +141,50 @@ interface Produced {
   stream: ReadableStream<Uint8Array>;
   contentType: string;
   extra?: Record<string, unknown>;
+  /** Exact byte count when announced (uncompressed `Content-Length`). */
+  size?: number;
 }
+
+/** The staged body of a miss fill in progress, offered to in-process waiters. */
+interface LiveBody {
+  staged: StagedObject;
+  /** Exact size when announced; `undefined` when upstream sent no usable `Content-Length`. */
+  size: number | undefined;
+  contentType: string;
+}
+
+/**
+ * A miss fill of an artifact in progress, as its in-process waiters see it. `body` resolves
+ * with the staged body once the store began staging (so upstream answered 2xx), or with
+ * `undefined` when the fill ends without offering one (hit after the lock, non-2xx, error, or a
+ * store without the staging capability); waiters then wait for the fill's outcome.
+ */
+class LiveFill {
+  #body = Promise.withResolvers<LiveBody | undefined>();
+  /** Resolves once; see the class documentation. */
+  readonly body: Promise<LiveBody | undefined> = this.#body.promise;
+  /** Whether a waiter streamed a body from this fill (that body is the download, not a saving). */
+  bodyServed = false;
+
+  offer(body: LiveBody): void {
+    this.#body.resolve(body);
+  }
+
+  close(): void {
+    this.#body.resolve(undefined);
+  }
+}
+
+/**
+ * A waiter is answered live only once this many bytes are staged: smaller objects are served
+ * after their commit, so that their failures keep a proper error status (and a live answer only
+ * happens when it saves real time).
+ */
+const LIVE_START_BYTES = 1024 * 1024;
+/** Bytes withheld from a live stream of unknown size until the commit succeeded. */
+const LIVE_HOLD_BYTES = 64 * 1024;
+/** Largest chunk read from a staged file at once. */
+const LIVE_READ_CHUNK = 128 * 1024;
 
 const REPLAY_BODY_LIMIT = 1024 * 1024;
 const HOP_BY_HOP = [
@@ -317,6 +383,10 @@ export function createCacheHandler(options: CacheHandlerOptions): CacheHandler {
   };
   const lifetime = new AbortController();
   const flights = new SingleFlight<FillOutcome>();
+  /** Miss fills of artifacts in progress, for serving while filling. */
+  const liveFills = new Map<string, LiveFill>();
+  /** Post-commit annotations in progress. */
+  const annotations = new Map<string, Promise<void>>();
   const background = new Set<Promise<unknown>>();
   let closing = false;
 
@@ -372,6 +442,7 @@ export function createCacheHandler(options: CacheHandlerOptions): CacheHandler {
       return {
         stream: artifact.stream,
         contentType: route.contentType ?? artifact.contentType,
+        ...(artifact.size !== undefined ? { size: artifact.size } : {}),
       };
     }
     if (route.produce) {
@@ -392,10 +463,12 @@ export function createCacheHandler(options: CacheHandlerOptions): CacheHandler {
       });
       if (response.status < 200 || response.status >= 300) return await replayOutcome(response);
       const body = response.body ?? ReadableStream.from<Uint8Array>([]);
+      const size = announcedSize(response.headers);
       return {
         stream: countingStream(body, (count) => stats.upstreamBytes += count),
         contentType: route.contentType ?? response.headers.get("content-type") ??
           "application/octet-stream",
+        ...(size !== undefined ? { size } : {}),
       };
     }
     throw new Error(
@@ -459,11 +532,13 @@ export function createCacheHandler(options: CacheHandlerOptions): CacheHandler {
     inbound: Request,
     baseUrl: URL,
     mode: "miss" | "revalidate",
+    live?: LiveFill,
   ): Promise<FillOutcome> {
     const { key } = route;
     const signal = lifetime.signal;
     let lock: HeldLock | undefined;
     let current: ObjectInfo | undefined;
+    let committed: ObjectInfo | undefined;
     try {
       lock = await store.lock(key, signal);
       current = await statQuietly(key);
@@ -480,19 +555,29 @@ export function createCacheHandler(options: CacheHandlerOptions): CacheHandler {
         stats.misses++;
         return withStaleFallback(route, produced, current);
       }
+      const { size } = produced;
       const info = await store.commit(key, produced.stream, {
         kind: route.kind,
         contentType: produced.contentType,
         ...(route.verify ? { verify: route.verify } : {}),
         ...(produced.extra ? { extra: produced.extra } : {}),
+        ...(size !== undefined ? { expectedSize: size } : {}),
+        ...(live
+          ? {
+            onStaged: (staged: StagedObject) =>
+              live.offer({ staged, size, contentType: produced.contentType }),
+          }
+          : {}),
         signal,
       });
+      committed = info;
       stats.misses++;
       stats.objectsCached++;
       stats.bytesCached += info.size;
       // The first body served from this fill is the download itself, not a saving (terraform
-      // sends HEAD, which fills, then GET; the GET must not count as a hit).
-      unservedFills.add(key);
+      // sends HEAD, which fills, then GET; the GET must not count as a hit). A waiter that
+      // streamed it live already was that download.
+      if (!live?.bodyServed) unservedFills.add(key);
       log("debug", `Cached "${key}" (${info.size} bytes)`);
       return { type: "stored" };
     } catch (error) {
@@ -506,7 +591,32 @@ export function createCacheHandler(options: CacheHandlerOptions): CacheHandler {
       } catch (error) {
         log("error", `Cannot release the lock of "${key}": ${messageOf(error)}`);
       }
+      live?.close();
+      if (liveFills.get(key) === live) liveFills.delete(key);
+      if (committed) startAnnotation(route, committed);
     }
+  }
+
+  /** Runs the route's `annotate` hook on a just-committed object, in the background. */
+  function startAnnotation(route: Route, info: ObjectInfo): void {
+    const { annotate } = route;
+    const path = store.localPath?.(info.key);
+    if (!annotate || path === undefined) return;
+    const { key, sha256, size } = info;
+    const run = (async () => {
+      try {
+        const extra = await annotate({ key, sha256, size, path });
+        if (!(await store.annotate(key, sha256, extra))) {
+          log("debug", `Not annotating "${key}": the object was replaced or removed`);
+        }
+      } catch (error) {
+        log("warn", `Cannot annotate "${key}": ${messageOf(error)}`);
+      }
+    })();
+    annotations.set(key, run);
+    track(run).finally(() => {
+      if (annotations.get(key) === run) annotations.delete(key);
+    });
   }
 
   function startRevalidation(route: Route, inbound: Request, baseUrl: URL): void {
@@ -617,6 +727,122 @@ export function createCacheHandler(options: CacheHandlerOptions): CacheHandler {
     return undefined;
   }
 
+  /**
+   * A body that streams the staged bytes of a fill in progress, withholding the tail until the
+   * store reports the commit; errored (and counted as an error) when the fill fails.
+   */
+  function liveStream(
+    key: string,
+    live: LiveBody,
+    reader: StagedReader,
+  ): ReadableStream<Uint8Array> {
+    const { staged, size } = live;
+    let offset = 0;
+    let committedSize: number | undefined;
+    let failure: { error: unknown } | undefined;
+    const settled = staged.committed.then(
+      (info) => void (committedSize = info.size),
+      (error: unknown) => void (failure = { error }),
+    );
+    return new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        try {
+          while (true) {
+            if (failure) {
+              throw new Error(
+                `Cannot serve "${key}": the fill failed: ${messageOf(failure.error)}`,
+              );
+            }
+            // Before the commit no client may receive the whole object.
+            const limit = committedSize ??
+              (size === undefined
+                ? Math.max(0, staged.staged - LIVE_HOLD_BYTES)
+                : Math.min(staged.staged, size - 1));
+            if (offset < limit) {
+              const buffer = new Uint8Array(Math.min(LIVE_READ_CHUNK, limit - offset));
+              const count = await reader.read(buffer);
+              if (count === null || count === 0) {
+                throw new Error(`Cannot serve "${key}": the staged file ended at byte ${offset}`);
+              }
+              offset += count;
+              controller.enqueue(buffer.subarray(0, count));
+              return;
+            }
+            if (committedSize !== undefined) {
+              reader.close();
+              controller.close();
+              return;
+            }
+            if (staged.complete) await settled;
+            else await Promise.race([staged.waitFor(staged.staged), settled]);
+          }
+        } catch (error) {
+          reader.close();
+          stats.errors++;
+          log("warn", messageOf(error));
+          controller.error(error);
+        }
+      },
+      cancel() {
+        // The client left: only this reader stops; the shared fill carries on.
+        reader.close();
+      },
+    }, { highWaterMark: 0 });
+  }
+
+  /**
+   * Answers a waiter from a fill in progress: HEAD at once when the size is announced, GET with
+   * a {@linkcode liveStream}. `undefined` when it cannot (the caller waits for the commit).
+   */
+  async function serveLive(
+    request: Request,
+    route: Route,
+    fillState: LiveFill,
+    live: LiveBody,
+  ): Promise<Response | undefined> {
+    const headers = new Headers({
+      "Content-Type": route.contentType ?? live.contentType,
+      "Accept-Ranges": "bytes",
+    });
+    if (live.size !== undefined) headers.set("Content-Length", String(live.size));
+    if (request.method === "HEAD") {
+      return live.size === undefined ? undefined : new Response(null, { status: 200, headers });
+    }
+    let reader: StagedReader;
+    try {
+      reader = await live.staged.openReader();
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return undefined;
+      throw error;
+    }
+    fillState.bodyServed = true;
+    unservedFills.delete(route.key);
+    return new Response(liveStream(route.key, live, reader), { status: 200, headers });
+  }
+
+  /**
+   * Waits until a staged object is worth answering live ({@linkcode LIVE_START_BYTES} staged);
+   * `false` when staging ended below that (the caller waits for the commit instead).
+   */
+  async function liveReady(staged: StagedObject): Promise<boolean> {
+    const settled = staged.committed.then(() => {}, () => {});
+    while (staged.staged < LIVE_START_BYTES && !staged.complete) {
+      const over = await Promise.race([
+        staged.waitFor(LIVE_START_BYTES - 1).then(() => false),
+        settled.then(() => true),
+      ]);
+      if (over) break;
+    }
+    return staged.staged >= LIVE_START_BYTES;
+  }
+
+  /** Whether a waiter may be answered from a fill in progress. */
+  function canServeLive(request: Request, route: Route): boolean {
+    return route.kind === "artifact" && !route.serve &&
+      (request.method === "GET" || request.method === "HEAD") &&
+      !request.headers.has("range") && !request.headers.has("if-none-match");
+  }
+
   // ---- Request handling --------------------------------------------------------------------
 
   async function passthrough(request: Request, route: Route, ctx: RouteContext): Promise<Response> {
@@ -667,13 +893,28 @@ export function createCacheHandler(options: CacheHandlerOptions): CacheHandler {
       if (response) return response;
     }
     if (closing) return fail(503, `Cannot fill "${key}": the cache server is shutting down`);
+    const flight = flights.run(key, () => {
+      const live = route.kind === "artifact" ? new LiveFill() : undefined;
+      if (live) liveFills.set(key, live);
+      return track(fill(route, request, ctx.baseUrl, "miss", live));
+    }, request.signal);
+    // Marked handled: a waiter answered live never awaits it, and it rejects when its client leaves.
+    flight.catch(() => {});
+    const live = liveFills.get(key);
+    if (live && canServeLive(request, route)) {
+      let body: LiveBody | undefined;
+      try {
+        body = await abortable(live.body, request.signal);
+        if (body && !(await abortable(liveReady(body.staged), request.signal))) body = undefined;
+      } catch {
+        return textResponse(503, `Client left while "${key}" was being fetched`);
+      }
+      const response = body && await serveLive(request, route, live, body);
+      if (response) return response;
+    }
     let outcome: FillOutcome;
     try {
-      outcome = await flights.run(
-        key,
-        () => track(fill(route, request, ctx.baseUrl, "miss")),
-        request.signal,
-      );
+      outcome = await flight;
     } catch {
       // The client left; the shared fill carries on for the others.
       return textResponse(503, `Client left while "${key}" was being fetched`);
@@ -774,6 +1015,13 @@ export function createCacheHandler(options: CacheHandlerOptions): CacheHandler {
     },
     async settled(): Promise<void> {
       while (background.size > 0) await Promise.allSettled([...background]);
+    },
+    async idle(key: string): Promise<void> {
+      while (true) {
+        const pending = [flights.current(key), annotations.get(key)].filter((p) => p !== undefined);
+        if (pending.length === 0) return;
+        await Promise.allSettled(pending);
+      }
     },
   };
 }

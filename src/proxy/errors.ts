@@ -92,6 +92,21 @@ export class IntegrityError extends Error {
   }
 }
 
+/** The staged bytes do not have the size announced for them (e.g. `Content-Length`). */
+export class SizeMismatchError extends IntegrityError {
+  /**
+   * @param key Cache key being committed.
+   * @param expected Announced size in bytes.
+   * @param actual Staged size in bytes.
+   */
+  constructor(key: string, expected: number, actual: number) {
+    super(`"${key}"`, `${expected} bytes`, `${actual} bytes`);
+    this.name = "SizeMismatchError";
+    this.message =
+      `Cannot commit "${key}": ${expected} bytes were announced but ${actual} arrived; nothing was stored`;
+  }
+}
+
 /** A cache key or request path is malformed or tries to leave the cache root. */
 export class InvalidKeyError extends TypeError {
   /** The offending key (truncated for display). */

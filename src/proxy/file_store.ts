@@ -15,6 +15,12 @@
  * detected too. The one blind spot is a replacement by bytes of identical length whose mtime falls
  * in the same second as the old object's, inside that microsecond window.
  *
+ * Serving while filling: `commit` offers its staging file to the caller through
+ * `CommitOptions.onStaged` (a {@linkcode StagedObject}). Each reader opens the staging file by
+ * path while it still exists and keeps its own descriptor, so it can finish reading after the
+ * rename (same inode); once the commit is over, `openReader` throws `NotFound` and the caller
+ * serves the committed object instead.
+ *
  * All filesystem assumptions live in this file; other backends implement the same `Store`.
  *
  * @module
@@ -24,7 +30,15 @@ import { createHash } from "node:crypto";
 import { LOCK_SUFFIX, SIDECAR_SUFFIX, TEMP_PREFIX, validateKey } from "./cache_key.ts";
 import { isValidKey } from "./cache_key.ts";
 import type { ObjectInfo, RouteKind } from "./route.ts";
-import type { CommitOptions, HeldLock, OpenedObject, Store } from "./store.ts";
+import { SizeMismatchError } from "./errors.ts";
+import type {
+  CommitOptions,
+  HeldLock,
+  OpenedObject,
+  StagedObject,
+  StagedReader,
+  Store,
+} from "./store.ts";
 
 /** Options for {@linkcode FileStore}. */
 export interface FileStoreOptions {
@@ -46,6 +60,8 @@ interface Sidecar {
 }
 
 const READ_CHUNK = 128 * 1024;
+/** Staging write size: incoming chunks are coalesced up to this many bytes per write. */
+const STAGE_BUFFER_BYTES = 256 * 1024;
 const DEFAULT_TEMP_MAX_AGE_MS = 15 * 60 * 1000;
 const IS_WINDOWS = Deno.build.os === "windows";
 
@@ -199,6 +215,70 @@ function fileStream(file: Deno.FsFile, length: number, key: string): ReadableStr
       close();
     },
   }, { highWaterMark: 0 });
+}
+
+/** Progress of one `commit`'s staging file, shared with in-process readers. */
+class FileStaging implements StagedObject {
+  staged = 0;
+  complete = false;
+  readonly committed: Promise<ObjectInfo>;
+  #path: string;
+  #over = false;
+  #changed = Promise.withResolvers<void>();
+  #settle = Promise.withResolvers<ObjectInfo>();
+
+  constructor(path: string) {
+    this.#path = path;
+    this.committed = this.#settle.promise;
+    this.committed.catch(() => {});
+  }
+
+  /** Records `count` more bytes written (and fully handed to the file). */
+  advance(count: number): void {
+    this.staged += count;
+    this.#wake();
+  }
+
+  /** Records the end of the data stream. */
+  finish(): void {
+    this.complete = true;
+    this.#wake();
+  }
+
+  /** Records the commit's result; called once, before the staging path disappears for good. */
+  end(result: { info: ObjectInfo } | { error: unknown }): void {
+    if (this.#over) return;
+    this.#over = true;
+    if ("info" in result) this.#settle.resolve(result.info);
+    else this.#settle.reject(result.error);
+    this.#wake();
+  }
+
+  #wake(): void {
+    const changed = this.#changed;
+    this.#changed = Promise.withResolvers<void>();
+    changed.resolve();
+  }
+
+  async waitFor(offset: number): Promise<void> {
+    while (this.staged <= offset && !this.complete && !this.#over) await this.#changed.promise;
+  }
+
+  async openReader(): Promise<StagedReader> {
+    if (this.#over) {
+      throw new Deno.errors.NotFound(`Cannot read staged file "${this.#path}": staging is over`);
+    }
+    const file = await Deno.open(this.#path, { read: true });
+    let closed = false;
+    return {
+      read: (buffer) => file.read(buffer),
+      close: () => {
+        if (closed) return;
+        closed = true;
+        file.close();
+      },
+    };
+  }
 }
 
 /** In-process FIFO mutex per key (flock belongs to the open file description, not the process). */
@@ -397,22 +477,45 @@ export class FileStore implements Store {
     const onAbort = () => void reader.cancel(signal?.reason).catch(() => {});
     let file: Deno.FsFile | undefined;
     let finished = false;
+    const staging = options.onStaged ? new FileStaging(stagedObject) : undefined;
     signal?.addEventListener("abort", onAbort, { once: true });
     try {
       signal?.throwIfAborted();
       await Deno.mkdir(dir, { recursive: true });
       file = await Deno.open(stagedObject, { write: true, createNew: true, mode: 0o600 });
+      if (staging) options.onStaged?.(staging);
       const hash = createHash("sha256");
       let size = 0;
+      // Network chunks are small (~16 KiB over TLS): coalesce them, so that the file (and
+      // every live reader) sees a few hundred large writes instead of thousands of small ones.
+      const buffer = new Uint8Array(STAGE_BUFFER_BYTES);
+      let buffered = 0;
+      const flush = async (target: Deno.FsFile) => {
+        if (buffered === 0) return;
+        await writeAll(target, buffer.subarray(0, buffered));
+        staging?.advance(buffered);
+        buffered = 0;
+      };
       while (true) {
         const { done, value } = await reader.read();
         signal?.throwIfAborted();
         if (done) break;
         hash.update(value);
-        await writeAll(file, value);
         size += value.byteLength;
+        for (let at = 0; at < value.byteLength;) {
+          const take = Math.min(buffer.byteLength - buffered, value.byteLength - at);
+          buffer.set(value.subarray(at, at + take), buffered);
+          buffered += take;
+          at += take;
+          if (buffered === buffer.byteLength) await flush(file);
+        }
       }
+      await flush(file);
       finished = true;
+      staging?.finish();
+      if (options.expectedSize !== undefined && size !== options.expectedSize) {
+        throw new SizeMismatchError(key, options.expectedSize, size);
+      }
       await file.syncData();
       const staged = await file.stat();
       file.close();
@@ -434,10 +537,13 @@ export class FileStore implements Store {
       await Deno.rename(stagedObject, path);
       await Deno.rename(stagedSidecar, path + SIDECAR_SUFFIX);
       await syncDirectory(dir);
-      return toInfo(key, sidecar);
+      const info = toInfo(key, sidecar);
+      staging?.end({ info });
+      return info;
     } catch (error) {
       if (!finished) await reader.cancel(error).catch(() => {});
       file?.close();
+      staging?.end({ error });
       await removeQuietly(stagedObject);
       await removeQuietly(stagedSidecar);
       throw error;
@@ -445,6 +551,56 @@ export class FileStore implements Store {
       signal?.removeEventListener("abort", onAbort);
       reader.releaseLock();
     }
+  }
+
+  /**
+   * Merges `extra` into the sidecar of `key` if the stored object still has `expectedSha256`:
+   * under the key's lock, the sidecar is re-read and validated as `stat` does, then a new one is
+   * staged and renamed over it (the object file is untouched, so its size and mtime still match).
+   *
+   * @param key Cache key.
+   * @param expectedSha256 The SHA-256 the annotation was computed for.
+   * @param extra Fields to merge into the sidecar's `extra`.
+   * @returns `true` when merged; `false` when the object is absent or has other bytes.
+   */
+  async annotate(
+    key: string,
+    expectedSha256: string,
+    extra: Record<string, unknown>,
+  ): Promise<boolean> {
+    const path = this.objectPath(key);
+    const dir = parentOf(path);
+    await using _held = await this.lock(key);
+    let info: Deno.FileInfo;
+    try {
+      info = await Deno.stat(path);
+    } catch (error) {
+      if (isAbsent(error)) return false;
+      throw error;
+    }
+    const sidecar = info.isFile ? await this.#readSidecar(path) : undefined;
+    if (!sidecar || !describes(sidecar, info) || sidecar.sha256 !== expectedSha256) return false;
+    const next: Sidecar = { ...sidecar, extra: { ...sidecar.extra, ...extra } };
+    const staged = `${dir}/${TEMP_PREFIX}${randomSuffix()}`;
+    try {
+      await this.#writeStaged(staged, JSON.stringify(next, null, 2) + "\n");
+      await Deno.rename(staged, path + SIDECAR_SUFFIX);
+    } catch (error) {
+      await removeQuietly(staged);
+      throw error;
+    }
+    await syncDirectory(dir);
+    return true;
+  }
+
+  /**
+   * Local path of the object for `key` (the committed file; read-only for callers).
+   *
+   * @param key Cache key.
+   * @returns `<root>/<key>`.
+   */
+  localPath(key: string): string {
+    return this.objectPath(key);
   }
 
   async #writeStaged(path: string, text: string): Promise<void> {

@@ -65,6 +65,12 @@ export interface ProducedArtifact {
   stream: ReadableStream<Uint8Array>;
   /** Content type recorded in the sidecar. */
   contentType: string;
+  /**
+   * The exact number of bytes `stream` yields, when known (e.g. the upstream `Content-Length`
+   * of an uncompressed response). It lets the core answer waiters before the fill completes
+   * (HEAD at once, GET while the bytes arrive), and the store refuses to commit any other size.
+   */
+  size?: number;
 }
 
 /** What a `verify` hook is shown before an object is committed. */
@@ -77,6 +83,21 @@ export interface VerifyInput {
   size: number;
   /** Local path of the staged (not yet visible) bytes; read-only for the hook. */
   stagedPath: string;
+}
+
+/** What an `annotate` hook is shown after an object was committed. */
+export interface AnnotateInput {
+  /** Cache key of the committed object. */
+  key: string;
+  /** Lowercase hex SHA-256 of the committed bytes. */
+  sha256: string;
+  /** Size of the committed bytes. */
+  size: number;
+  /**
+   * Local path of the committed object; read-only for the hook. It may be replaced while the
+   * hook runs: the annotation is only recorded if the object still has `sha256` afterwards.
+   */
+  path: string;
 }
 
 /** A cached object as a `serve` hook sees it. */
@@ -122,6 +143,15 @@ export interface Route {
    * return fields to merge into the sidecar's `extra`.
    */
   verify?: (input: VerifyInput) => Promise<Record<string, unknown> | void>;
+  /**
+   * Post-commit annotation, run in the background after a fill committed the object (never on
+   * the critical path of any request): returns fields merged into the sidecar's `extra` with
+   * `Store.annotate`, i.e. only if the object still has the same SHA-256. It must not
+   * be an integrity gate (that is `verify`): readers of its fields cope with them being absent
+   * for a moment, or for good when the hook failed (it is logged, not retried). `shutdown()`
+   * and `settled()` wait for it. Runs only on stores that expose local paths.
+   */
+  annotate?: (input: AnnotateInput) => Promise<Record<string, unknown>>;
   /** Renders the response from the cached object at serve time (hit and post-fill). */
   serve?: (object: CachedObject, ctx: RouteContext, request: Request) => Promise<Response>;
   /** Passthrough only: rewrites upstream response headers before they reach the client. */

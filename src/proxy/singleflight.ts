@@ -81,6 +81,16 @@ export class SingleFlight<T> {
     return this.#inflight.has(key);
   }
 
+  /**
+   * The flight running for `key`, if any (it never rejects unhandled; awaiting it may reject).
+   *
+   * @param key Deduplication key.
+   * @returns The shared work, or `undefined`.
+   */
+  current(key: string): Promise<T> | undefined {
+    return this.#inflight.get(key);
+  }
+
   /** Number of flights in progress. */
   get size(): number {
     return this.#inflight.size;

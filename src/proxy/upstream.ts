@@ -56,6 +56,27 @@ export interface UpstreamHeaderOptions {
   userAgent?: string;
 }
 
+/**
+ * The exact body size an upstream response announces: its `Content-Length`, unless the body has
+ * a content coding (`fetch` decodes it, so the length would not match what the stream yields).
+ *
+ * @param headers The upstream response headers.
+ * @returns The size in bytes, or `undefined` when it is not announced or not usable.
+ * @example
+ * ```ts
+ * import { announcedSize } from "./upstream.ts";
+ * announcedSize(new Headers({ "content-length": "42" })); // 42
+ * ```
+ */
+export function announcedSize(headers: Headers): number | undefined {
+  const value = headers.get("content-length")?.trim();
+  if (headers.has("content-encoding") || value === undefined || !/^\d+$/.test(value)) {
+    return undefined;
+  }
+  const size = Number(value);
+  return Number.isSafeInteger(size) ? size : undefined;
+}
+
 /** Options for {@linkcode createUpstreamClient}. */
 export interface UpstreamClientOptions extends Omit<UpstreamHeaderOptions, "authorizationHost"> {
   /**

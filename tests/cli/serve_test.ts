@@ -88,7 +88,8 @@ Deno.test({
       const status = await child.status;
       assert.equal(status.code, 0);
       assert.match(rest, /SIGTERM received, shutting down/);
-      assert.match(rest, /downloaded and cached \(1 object\)/);
+      // The registry's discovery document and its versions document.
+      assert.match(rest, /downloaded and cached \(2 objects\)/);
       await child.stderr.cancel().catch(() => {});
     } finally {
       await Deno.remove(root, { recursive: true });

@@ -82,6 +82,8 @@ Deno.test("network mirror: h1: appears in <version>.json once the zip is cached"
   await okJson(await env.get(alphaPath(env, "1.0.0.json")));
   const zip = await bytesOf(await env.get(alphaPath(env, ALPHA_ZIP)));
   assert.equal(`zh:${sha256(zip)}`, expected.zh["linux_amd64"]);
+  // The h1: is computed after the commit, in the background.
+  await env.handler.settled();
   const info = await env.store.stat(`providers/${env.host}/tfcache/alpha/${ALPHA_ZIP}`);
   assert.equal(info?.extra["h1"], expected.h1["linux_amd64"]);
   assert.equal(info?.extra["zh"], expected.zh["linux_amd64"]);

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
-import { InvalidKeyError } from "../../src/proxy/errors.ts";
+import { InvalidKeyError, SizeMismatchError } from "../../src/proxy/errors.ts";
 import { FileStore } from "../../src/proxy/file_store.ts";
 import type { ObjectInfo } from "../../src/proxy/route.ts";
+import type { StagedObject } from "../../src/proxy/store.ts";
 import { filesUnder, patternBytes, sha256Hex } from "./_support/fixtures.ts";
 
 const enc = new TextEncoder();
@@ -291,4 +292,97 @@ Deno.test("FileStore lock is exclusive within a process and abortable", async ()
     assert.equal(await probe.tryLock(true), true);
     await probe.unlock();
   });
+});
+
+Deno.test("file store: annotate merges fields only while the object has the expected sha256", async () => {
+  const root = await Deno.makeTempDir({ prefix: "tfcache-annotate-" });
+  try {
+    const store = new FileStore(root);
+    const bytes = new TextEncoder().encode("one");
+    const info = await store.commit("a/x.bin", ReadableStream.from([bytes]), {
+      kind: "artifact",
+      contentType: "application/octet-stream",
+      extra: { kept: 1 },
+    });
+    assert.equal(await store.annotate("a/x.bin", "0".repeat(64), { h1: "h1:wrong" }), false);
+    assert.equal(await store.annotate("a/missing.bin", info.sha256, { h1: "h1:x" }), false);
+    assert.equal(await store.annotate("a/x.bin", info.sha256, { h1: "h1:right" }), true);
+    const after = await store.stat("a/x.bin");
+    assert.deepEqual(after?.extra, { kept: 1, h1: "h1:right" });
+    assert.equal(after?.fetchedAt.getTime(), info.fetchedAt.getTime());
+    assert.equal(store.localPath("a/x.bin"), `${root}/a/x.bin`);
+    const leftovers = (await Array.fromAsync(Deno.readDir(`${root}/a`)))
+      .map((e) => e.name).filter((n) => n.startsWith(".tmp-"));
+    assert.deepEqual(leftovers, []);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("file store: onStaged exposes the growing staging file, then the commit", async () => {
+  const root = await Deno.makeTempDir({ prefix: "tfcache-staged-" });
+  try {
+    const store = new FileStore(root);
+    const first = new Uint8Array(300 * 1024).fill(1);
+    const second = new Uint8Array(10).fill(2);
+    const gate = Promise.withResolvers<void>();
+    const source = new ReadableStream<Uint8Array>({
+      async start(controller) {
+        controller.enqueue(first);
+        await gate.promise;
+        controller.enqueue(second);
+        controller.close();
+      },
+    });
+    const stagedSeen = Promise.withResolvers<StagedObject>();
+    const committing = store.commit("s/y.bin", source, {
+      kind: "artifact",
+      contentType: "application/octet-stream",
+      expectedSize: first.byteLength + second.byteLength,
+      onStaged: (staged) => stagedSeen.resolve(staged),
+    });
+    const staged = await stagedSeen.promise;
+    await staged.waitFor(0);
+    assert.ok(staged.staged > 0 && staged.staged <= first.byteLength, `${staged.staged}`);
+    assert.equal(staged.complete, false);
+    const reader = await staged.openReader();
+    const buffer = new Uint8Array(staged.staged);
+    assert.equal(await reader.read(buffer), staged.staged);
+    assert.ok(buffer.every((b) => b === 1));
+    gate.resolve();
+    const info = await committing;
+    assert.equal((await staged.committed).sha256, info.sha256);
+    assert.equal(staged.complete, true);
+    // The reader keeps its descriptor across the rename; new readers serve the object instead.
+    const rest = new Uint8Array(info.size - buffer.byteLength);
+    let got = 0;
+    while (got < rest.byteLength) got += (await reader.read(rest.subarray(got))) ?? 0;
+    assert.ok(rest.subarray(rest.byteLength - 10).every((b) => b === 2));
+    reader.close();
+    await assert.rejects(staged.openReader(), Deno.errors.NotFound);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("file store: a size other than the announced one is refused, nothing stored", async () => {
+  const root = await Deno.makeTempDir({ prefix: "tfcache-size-" });
+  try {
+    const store = new FileStore(root);
+    let staged: StagedObject | undefined;
+    await assert.rejects(
+      store.commit("z/short.bin", ReadableStream.from([new Uint8Array(5)]), {
+        kind: "artifact",
+        contentType: "application/octet-stream",
+        expectedSize: 6,
+        onStaged: (s) => staged = s,
+      }),
+      SizeMismatchError,
+    );
+    await assert.rejects(staged!.committed, SizeMismatchError);
+    assert.equal(await store.stat("z/short.bin"), undefined);
+    assert.deepEqual(await Array.fromAsync(Deno.readDir(`${root}/z`)), []);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
 });

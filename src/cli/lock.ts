@@ -14,6 +14,7 @@ import { resolveCacheDir } from "./cache_dir.ts";
 import { type CacheRuntime, startCacheRuntime } from "./cache_runtime.ts";
 import { loadUserCliConfig } from "./cli_config.ts";
 import type { Command } from "./command.ts";
+import { describeError } from "./describe_error.ts";
 import { loadCredentials } from "./credentials.ts";
 import { parseLockArgs, parsePlatformArg } from "./lock_args.ts";
 import { LockProgress, type ProgressSink } from "./lock_progress.ts";
@@ -171,7 +172,7 @@ export async function lockAfterRun(
   try {
     parsed = platforms.map((p) => parsePlatformArg(p, "run"));
   } catch (error) {
-    console.error(`tfcache: error: ${errorText(error)}`);
+    console.error(`tfcache: error: ${describeError(error)}`);
     return 2;
   }
   const progress = LockProgress.forStderr();
@@ -192,7 +193,7 @@ export async function lockAfterRun(
     console.error(
       `tfcache: error: cannot complete the lock file for ${
         parsed.map(platformString).join(", ")
-      }: ${errorText(error)}`,
+      }: ${describeError(error)}`,
     );
     return 1;
   }
@@ -208,16 +209,4 @@ function summaryLine(result: LockProvidersResult, ms: number): string {
   return `${what}; ${total} package(s) checked, ${cached} from the cache, in ${
     (ms / 1000).toFixed(1)
   } s`;
-}
-
-/** `message: cause` (main.ts's describeError is not imported: main.ts imports this file). */
-function errorText(error: unknown): string {
-  const parts: string[] = [];
-  let current: unknown = error;
-  for (let depth = 0; current !== undefined && current !== null && depth < 8; depth++) {
-    const message = current instanceof Error ? current.message : String(current);
-    if (!parts.some((p) => p.includes(message))) parts.push(message);
-    current = current instanceof Error ? current.cause : undefined;
-  }
-  return parts.join("\n  caused by: ");
 }

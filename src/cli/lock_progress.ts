@@ -6,6 +6,8 @@
  * @module
  */
 
+import { consoleTarget, formatByteSize, StatusLine, type StatusLineOptions } from "./_progress.ts";
+
 /** Receives progress events from the lock run. */
 export interface ProgressSink {
   /** A package fetch started. */
@@ -20,18 +22,10 @@ export interface ProgressSink {
   close(): void;
 }
 
-/** Options for {@linkcode LockProgress}. */
-export interface LockProgressOptions {
-  /** Writes text (no newline added). */
-  write: (text: string) => void;
-  /** Whether the output is a terminal (status line) or not (plain lines). */
-  tty: boolean;
-  /** Clock in ms (injectable for tests). */
-  now?: () => number;
-  /** Least time between redraws (default 100 ms). */
-  intervalMs?: number;
+/** Options for {@linkcode LockProgress}: output, terminal flag, clock and redraw interval. */
+export interface LockProgressOptions extends Omit<StatusLineOptions, "columns"> {
   /** Terminal width (default 100). */
-  columns?: number;
+  readonly columns?: number | undefined;
 }
 
 interface _Task {
@@ -47,67 +41,37 @@ interface _Task {
  * @returns The text.
  */
 export function formatBytes(n: number): string {
-  if (n < 1000) return `${n} B`;
-  const units = ["kB", "MB", "GB", "TB"];
-  let value = n / 1000;
-  let i = 0;
-  while (value >= 1000 && i < units.length - 1) {
-    value /= 1000;
-    i++;
-  }
-  return `${value.toFixed(1)} ${units[i]}`;
+  return formatByteSize(n, false);
 }
 
 /** The terminal renderer (see the module documentation). */
 export class LockProgress implements ProgressSink {
-  readonly #write: (text: string) => void;
-  readonly #tty: boolean;
-  readonly #now: () => number;
-  readonly #intervalMs: number;
-  readonly #columns: number;
+  readonly #status: StatusLine;
   readonly #active = new Map<string, _Task>();
   #started = 0;
   #done = 0;
   #doneBytes = 0;
-  #lastDraw = -Infinity;
-  #drawn = false;
 
   /**
    * @param options Output, terminal flag, clock and redraw interval.
    */
   constructor(options: LockProgressOptions) {
-    this.#write = options.write;
-    this.#tty = options.tty;
-    this.#now = options.now ?? (() => performance.now());
-    this.#intervalMs = options.intervalMs ?? 100;
-    this.#columns = Math.max(20, options.columns ?? 100);
+    this.#status = new StatusLine({ ...options, columns: options.columns ?? 100 }, {
+      active: () => this.#active.size > 0,
+      render: () => this.#render(),
+    });
   }
 
   /** Creates a renderer for standard error. */
   static forStderr(): LockProgress {
-    const encoder = new TextEncoder();
-    let tty = false;
-    let columns = 100;
-    try {
-      tty = Deno.stderr.isTerminal();
-      if (tty) columns = Deno.consoleSize().columns;
-    } catch {
-      // Not a console: plain lines.
-    }
-    return new LockProgress({
-      write: (text) => {
-        Deno.stderr.writeSync(encoder.encode(text));
-      },
-      tty,
-      columns,
-    });
+    return new LockProgress(consoleTarget(Deno.stderr, 100));
   }
 
   /** {@inheritDoc ProgressSink.start} */
   start(id: string, label: string): void {
     this.#active.set(id, { label, bytes: 0, total: undefined });
     this.#started++;
-    this.#draw(true);
+    this.#status.draw(true);
   }
 
   /** {@inheritDoc ProgressSink.progress} */
@@ -116,7 +80,7 @@ export class LockProgress implements ProgressSink {
     if (task === undefined) return;
     task.bytes = bytes;
     task.total = total;
-    this.#draw(false);
+    this.#status.draw(false);
   }
 
   /** {@inheritDoc ProgressSink.finish} */
@@ -132,26 +96,15 @@ export class LockProgress implements ProgressSink {
 
   /** {@inheritDoc ProgressSink.message} */
   message(line: string): void {
-    this.#clear();
-    this.#write(`${line}\n`);
-    this.#draw(true);
+    this.#status.print(line);
   }
 
   /** {@inheritDoc ProgressSink.close} */
   close(): void {
-    this.#clear();
+    this.#status.erase();
   }
 
-  #clear(): void {
-    if (this.#tty && this.#drawn) this.#write("\r\x1b[K");
-    this.#drawn = false;
-  }
-
-  #draw(force: boolean): void {
-    if (!this.#tty || this.#active.size === 0) return;
-    const now = this.#now();
-    if (!force && now - this.#lastDraw < this.#intervalMs) return;
-    this.#lastDraw = now;
+  #render(): string {
     let bytes = this.#doneBytes;
     for (const t of this.#active.values()) bytes += t.bytes;
     const parts = [...this.#active.values()].map((t) =>
@@ -159,11 +112,8 @@ export class LockProgress implements ProgressSink {
         ? `${t.label} ${Math.floor((100 * t.bytes) / t.total)}%`
         : `${t.label} ${formatBytes(t.bytes)}`
     );
-    let line = `  fetching [${this.#done}/${this.#started} done, ${formatBytes(bytes)}] ${
+    return `  fetching [${this.#done}/${this.#started} done, ${formatBytes(bytes)}] ${
       parts.join(", ")
     }`;
-    if (line.length > this.#columns - 1) line = `${line.slice(0, this.#columns - 2)}…`;
-    this.#write(`\r\x1b[K${line}`);
-    this.#drawn = true;
   }
 }

@@ -8,6 +8,7 @@
 import type { Command } from "./command.ts";
 import { UsageError } from "./cli_error.ts";
 import { cacheCommand } from "./cache.ts";
+import { describeError } from "./describe_error.ts";
 import { lockCommand } from "./lock.ts";
 import { providersCommand } from "./providers.ts";
 import { runCommand } from "./run.ts";
@@ -93,16 +94,4 @@ export function reportError(error: unknown, commandName?: string): number {
   }
   console.error(`error: ${describeError(error)}`);
   return 1;
-}
-
-/** Renders an error and its `cause` chain as `message: cause: cause`, without duplicates. */
-export function describeError(error: unknown): string {
-  const parts: string[] = [];
-  let current: unknown = error;
-  for (let depth = 0; current !== undefined && current !== null && depth < 8; depth++) {
-    const message = current instanceof Error ? current.message : String(current);
-    if (!parts.some((p) => p.includes(message))) parts.push(message);
-    current = current instanceof Error ? current.cause : undefined;
-  }
-  return parts.join("\n  caused by: ");
 }

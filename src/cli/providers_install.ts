@@ -13,7 +13,7 @@
  * @module
  */
 
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { saveLockFile } from "../lock/lock_writer.ts";
 import { Dir } from "../providercache/dir.ts";
@@ -28,16 +28,15 @@ import {
 } from "../registry/provider_address.ts";
 import { type Version, versionString } from "../registry/version.ts";
 import { constraintsString } from "../registry/version_constraints.ts";
-import { resolveCacheDir } from "./cache_dir.ts";
-import { UsageError } from "./cli_error.ts";
 import {
-  formatLockWarnings,
-  LOCK_FILE_NAME,
-  readDependencyLocks,
-  readProviderRequirements,
-} from "./providers_config.ts";
-import { ProvidersOutput } from "./providers_progress.ts";
-import { flattenMessages, openCachedProviderSource } from "./providers_source.ts";
+  openProvidersCache,
+  prepareProvidersCommand,
+  readLocksWithWarnings,
+} from "./_providers_command.ts";
+import { UsageError } from "./cli_error.ts";
+import { LOCK_FILE_NAME } from "./providers_config.ts";
+import type { ProvidersOutput } from "./providers_progress.ts";
+import { flattenMessages } from "./providers_source.ts";
 
 /** Name of the global unpacked provider cache inside the cache directory. */
 export const UNPACKED_DIR_NAME = "unpacked";
@@ -129,36 +128,20 @@ export class ProvidersInstallError extends Error {
  */
 export async function runProvidersInstall(args: readonly string[]): Promise<number> {
   const options = parseProvidersInstallArgs(args);
-  const env = Deno.env.toObject();
-  const cacheDir = resolveCacheDir(options.cacheDir, (name) => env[name]);
-  const dir = resolve(options.dir);
+  const setup = await prepareProvidersCommand(options);
+  const { env, cacheDir, dir, out, requirements } = setup;
   const targetPath = join(dir, ".terraform", "providers");
-  const out = ProvidersOutput.forStdout();
-
-  const { requirements, hosts } = await readProviderRequirements(dir);
-  const lock = await readDependencyLocks(dir);
-  for (const line of formatLockWarnings(lock.warnings)) console.error(line);
+  const lock = await readLocksWithWarnings(dir);
 
   const abort = new AbortController();
   const removeSignals = _onInterrupt(() => abort.abort(new Error("interrupted")));
   const downloadedUrls = new Set<string>();
   try {
-    await using cache = await openCachedProviderSource({
-      cacheDir,
-      hosts,
-      env,
-      downloads: {
-        started(url, total) {
-          downloadedUrls.add(url);
-          out.downloadStarted(url, _labelOfUrl(url), total);
-          return (received, done) => {
-            if (done) out.downloadEnded(url);
-            else out.downloadProgress(url, received);
-          };
-        },
-      },
-      warn: (message) => out.line(message),
-    });
+    await using cache = await openProvidersCache(
+      setup,
+      _labelOfUrl,
+      (url) => downloadedUrls.add(url),
+    );
     const installer = new Installer({
       targetDir: new Dir(targetPath),
       source: cache.source,

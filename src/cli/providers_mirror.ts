@@ -41,15 +41,14 @@ import {
   meetsConstraints,
   type VersionConstraints,
 } from "../registry/version_constraints.ts";
-import { resolveCacheDir } from "./cache_dir.ts";
-import { UsageError } from "./cli_error.ts";
 import {
-  formatLockWarnings,
-  readDependencyLocks,
-  readProviderRequirements,
-} from "./providers_config.ts";
-import { ProvidersOutput } from "./providers_progress.ts";
-import { flattenMessages, openCachedProviderSource } from "./providers_source.ts";
+  openProvidersCache,
+  prepareProvidersCommand,
+  readLocksWithWarnings,
+} from "./_providers_command.ts";
+import { UsageError } from "./cli_error.ts";
+import type { ProvidersOutput } from "./providers_progress.ts";
+import { flattenMessages } from "./providers_source.ts";
 
 /** Parsed `tfcache providers mirror` arguments. */
 export interface ProvidersMirrorArgs {
@@ -201,31 +200,15 @@ export class MirrorLockMismatchError extends Error {
  */
 export async function runProvidersMirror(args: readonly string[]): Promise<number> {
   const options = parseProvidersMirrorArgs(args);
-  const env = Deno.env.toObject();
-  const cacheDir = resolveCacheDir(options.cacheDir, (name) => env[name]);
-  const dir = resolve(options.dir);
+  const setup = await prepareProvidersCommand(options);
+  const { dir, out, requirements } = setup;
   const target = resolve(options.target);
-  const out = ProvidersOutput.forStdout();
+  const lock = options.ignoreLockFile ? undefined : await readLocksWithWarnings(dir);
 
-  const { requirements, hosts } = await readProviderRequirements(dir);
-  const lock = options.ignoreLockFile ? undefined : await readDependencyLocks(dir);
-  for (const line of formatLockWarnings(lock?.warnings ?? [])) console.error(line);
-
-  await using cache = await openCachedProviderSource({
-    cacheDir,
-    hosts,
-    env,
-    downloads: {
-      started(url, total) {
-        out.downloadStarted(url, url.slice(url.lastIndexOf("/") + 1), total);
-        return (received, done) => {
-          if (done) out.downloadEnded(url);
-          else out.downloadProgress(url, received);
-        };
-      },
-    },
-    warn: (message) => out.line(message),
-  });
+  await using cache = await openProvidersCache(
+    setup,
+    (url) => url.slice(url.lastIndexOf("/") + 1),
+  );
   const writer = new MirrorWriter(target);
   const failures: MirrorFailure[] = [];
   try {

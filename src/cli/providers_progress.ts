@@ -6,6 +6,8 @@
  * @module
  */
 
+import { consoleTarget, fitColumns, formatByteSize, StatusLine } from "./_progress.ts";
+
 /** Options for {@linkcode ProvidersOutput}. */
 export interface ProvidersOutputOptions {
   /** Writes text as is (no newline added). */
@@ -38,37 +40,28 @@ interface _Download {
  * ```
  */
 export function formatByteCount(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ["KiB", "MiB", "GiB", "TiB"];
-  let value = bytes / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(1)} ${units[unit]}`;
+  return formatByteSize(bytes, true);
 }
 
 /** Line output plus a throttled status line of the downloads in flight (see the module doc). */
 export class ProvidersOutput {
-  readonly #write: (text: string) => void;
-  readonly #terminal: boolean;
-  readonly #now: () => number;
-  readonly #interval: number;
-  readonly #columns: number;
+  readonly #status: StatusLine;
   readonly #downloads = new Map<string, _Download>();
-  #statusShown = false;
-  #lastDrawAt = Number.NEGATIVE_INFINITY;
 
   /**
    * @param options Sink, terminal flag, clock, redraw interval and width.
    */
   constructor(options: ProvidersOutputOptions) {
-    this.#write = options.write;
-    this.#terminal = options.terminal;
-    this.#now = options.now ?? (() => performance.now());
-    this.#interval = options.redrawIntervalMs ?? 100;
-    this.#columns = Math.max(20, options.columns ?? 80);
+    this.#status = new StatusLine({
+      write: options.write,
+      tty: options.terminal,
+      now: options.now,
+      intervalMs: options.redrawIntervalMs,
+      columns: options.columns ?? 80,
+    }, {
+      active: () => this.#downloads.size > 0,
+      render: () => this.statusText(),
+    });
   }
 
   /**
@@ -77,24 +70,8 @@ export class ProvidersOutput {
    * @returns The output.
    */
   static forStdout(): ProvidersOutput {
-    const encoder = new TextEncoder();
-    let terminal = false;
-    let columns = 80;
-    try {
-      terminal = Deno.stdout.isTerminal();
-      if (terminal) columns = Deno.consoleSize().columns;
-    } catch {
-      // Not a console: plain lines only.
-    }
-    return new ProvidersOutput({
-      write: (text) => {
-        const bytes = encoder.encode(text);
-        let written = 0;
-        while (written < bytes.length) written += Deno.stdout.writeSync(bytes.subarray(written));
-      },
-      terminal,
-      columns,
-    });
+    const { write, tty, columns } = consoleTarget(Deno.stdout, 80);
+    return new ProvidersOutput({ write, terminal: tty, columns });
   }
 
   /**
@@ -103,9 +80,7 @@ export class ProvidersOutput {
    * @param text The line, without a newline.
    */
   line(text: string): void {
-    this.#erase();
-    this.#write(`${text}\n`);
-    this.#draw(true);
+    this.#status.print(text);
   }
 
   /**
@@ -117,7 +92,7 @@ export class ProvidersOutput {
    */
   downloadStarted(id: string, label: string, total: number | undefined): void {
     this.#downloads.set(id, { label, received: 0, total });
-    this.#draw(true);
+    this.#status.draw(true);
   }
 
   /**
@@ -130,7 +105,7 @@ export class ProvidersOutput {
     const d = this.#downloads.get(id);
     if (d === undefined) return;
     d.received = received;
-    this.#draw(false);
+    this.#status.draw(false);
   }
 
   /**
@@ -140,14 +115,14 @@ export class ProvidersOutput {
    */
   downloadEnded(id: string): void {
     if (!this.#downloads.delete(id)) return;
-    if (this.#downloads.size === 0) this.#erase();
-    else this.#draw(true);
+    if (this.#downloads.size === 0) this.#status.erase();
+    else this.#status.draw(true);
   }
 
   /** Removes the status line (call before exiting). */
   close(): void {
     this.#downloads.clear();
-    this.#erase();
+    this.#status.erase();
   }
 
   /** The status line as it would be drawn now (empty when nothing is in flight). */
@@ -158,21 +133,6 @@ export class ProvidersOutput {
         ? `${d.label} ${Math.min(100, Math.floor((d.received * 100) / d.total))}%`
         : `${d.label} ${formatByteCount(d.received)}`
     );
-    const text = `  downloading ${parts.join(", ")}`;
-    return text.length < this.#columns ? text : `${text.slice(0, this.#columns - 2)}…`;
-  }
-
-  #erase(): void {
-    if (this.#statusShown) this.#write("\r\x1b[K");
-    this.#statusShown = false;
-  }
-
-  #draw(force: boolean): void {
-    if (!this.#terminal || this.#downloads.size === 0) return;
-    const now = this.#now();
-    if (!force && now - this.#lastDrawAt < this.#interval) return;
-    this.#lastDrawAt = now;
-    this.#write(`\r\x1b[K${this.statusText()}`);
-    this.#statusShown = true;
+    return fitColumns(`  downloading ${parts.join(", ")}`, this.#status.columns);
   }
 }

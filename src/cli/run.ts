@@ -17,7 +17,7 @@ import type { Command } from "./command.ts";
 import { loadCredentials } from "./credentials.ts";
 import { gitRemoteHost } from "./git_hosts.ts";
 import { lockAfterRun } from "./lock.ts";
-import { describeError } from "./main.ts";
+import { describeError } from "./describe_error.ts";
 import { parseRunArgs } from "./run_args.ts";
 
 /** Registry hosts always routed through the cache. */

@@ -18,6 +18,7 @@
  * @module
  */
 
+import { BodyTooLargeError, readBounded } from "../_shared/bytes.ts";
 import { HttpError, UpstreamStatusError } from "../proxy/errors.ts";
 import type { CachedObject, Mirror, Route, RouteContext } from "../proxy/route.ts";
 import {
@@ -168,24 +169,14 @@ export class ModuleMirror implements Mirror {
 
   async #readBounded(response: Response, url: string): Promise<Uint8Array> {
     const max = this.#options.maxMetadataBytes ?? 8 * 1024 * 1024;
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    if (response.body !== null) {
-      for await (const chunk of response.body) {
-        size += chunk.byteLength;
-        if (size > max) {
-          throw new HttpError(502, `Cannot read "${url}": the registry answered over ${max} bytes`);
-        }
-        chunks.push(chunk);
+    try {
+      return await readBounded(response, max);
+    } catch (error) {
+      if (error instanceof BodyTooLargeError) {
+        throw new HttpError(502, `Cannot read "${url}": the registry answered over ${max} bytes`);
       }
+      throw error;
     }
-    const out = new Uint8Array(size);
-    let off = 0;
-    for (const c of chunks) {
-      out.set(c, off);
-      off += c.byteLength;
-    }
-    return out;
   }
 
   async #produceJson(host: string, tail: string, ctx: RouteContext) {

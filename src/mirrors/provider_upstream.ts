@@ -11,6 +11,7 @@
  * @module
  */
 
+import { BodyTooLargeError, readBounded } from "../_shared/bytes.ts";
 import { HttpError, UpstreamError, UpstreamStatusError } from "../proxy/errors.ts";
 import type { RouteContext } from "../proxy/route.ts";
 import {
@@ -138,35 +139,14 @@ export async function readLimited(
   limit: number,
   url: string,
 ): Promise<Uint8Array> {
-  const body = response.body;
-  if (body === null) return new Uint8Array(0);
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
   try {
-    while (true) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > limit) {
-        await reader.cancel().catch(() => {});
-        throw new UpstreamError(url, `response is larger than ${limit} bytes`);
-      }
-      chunks.push(value);
-    }
+    return await readBounded(response, limit);
   } catch (error) {
-    if (error instanceof UpstreamError) throw error;
+    if (error instanceof BodyTooLargeError) {
+      throw new UpstreamError(url, `response is larger than ${limit} bytes`);
+    }
     throw new UpstreamError(url, `response body broke off: ${messageOf(error)}`, { cause: error });
-  } finally {
-    reader.releaseLock();
   }
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
 }
 
 /**

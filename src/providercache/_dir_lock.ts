@@ -12,6 +12,8 @@
  */
 
 import { dirname } from "node:path";
+import { abortableSleep } from "../_shared/abortable.ts";
+import { KeyedMutex } from "../_shared/keyed_mutex.ts";
 
 /** A held lock; release it exactly once (or dispose it). */
 export interface HeldDirLock extends AsyncDisposable {
@@ -31,63 +33,7 @@ export interface AcquireDirLockOptions {
   contendedAfterMs?: number | undefined;
 }
 
-const _queues = new Map<string, Promise<void>>();
-
-async function _acquireMutex(key: string, signal: AbortSignal | undefined): Promise<() => void> {
-  const previous = _queues.get(key) ?? Promise.resolve();
-  const { promise, resolve } = Promise.withResolvers<void>();
-  const tail = previous.then(() => promise);
-  _queues.set(key, tail);
-  const release = () => {
-    resolve();
-    if (_queues.get(key) === tail) _queues.delete(key);
-  };
-  try {
-    await _abortable(previous, signal);
-  } catch (err) {
-    // Keep the chain intact: release our slot as soon as the predecessor finishes.
-    previous.then(release, release);
-    throw err;
-  }
-  return release;
-}
-
-function _abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return p;
-  signal.throwIfAborted();
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(v);
-      },
-      (e) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(e);
-      },
-    );
-  });
-}
-
-function _sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}
+const _mutex = new KeyedMutex();
 
 /**
  * Takes the exclusive lock on `path` (created with its parent directories when missing).
@@ -119,7 +65,7 @@ export async function acquireDirLock(
   let unlockMutex: (() => void) | undefined;
   let file: Deno.FsFile | undefined;
   try {
-    unlockMutex = await _acquireMutex(path, signal);
+    unlockMutex = await _mutex.acquire(path, signal);
     await Deno.mkdir(dirname(path), { recursive: true });
     try {
       file = await Deno.open(path, { read: true, write: true, create: true, mode: 0o644 });
@@ -134,7 +80,7 @@ export async function acquireDirLock(
     let delay = 10;
     while (!(await file.tryLock(true))) {
       contended();
-      await _sleep(delay + Math.floor(Math.random() * delay), signal);
+      await abortableSleep(delay + Math.floor(Math.random() * delay), signal);
       delay = Math.min(delay * 2, 200);
     }
   } catch (err) {

@@ -39,7 +39,12 @@ import {
   removeAny,
   sweepTemporaries,
 } from "./package_install.ts";
-import type { PackageAuthResult, PackageMeta } from "./package_meta.ts";
+import type {
+  PackageAuthentication,
+  PackageAuthResult,
+  PackageLocation,
+  PackageMeta,
+} from "./package_meta.ts";
 import { locationString } from "./package_meta.ts";
 import { searchLocalDirectory } from "./search_local_directory.ts";
 import type { ExtractLimits } from "./zip_extract.ts";
@@ -416,19 +421,14 @@ export class Dir {
     allowedHashes: readonly string[] = [],
     options: { signal?: AbortSignal | undefined } = {},
   ): Promise<CachedProvider> {
-    await this.installPackage(
-      {
-        provider,
-        version,
-        protocolVersions: [],
-        targetPlatform: this.#platform,
-        filename: zipPath,
-        location: { kind: "archive", path: zipPath },
-      },
+    return await this.#installLocation(
+      provider,
+      version,
+      { kind: "archive", path: zipPath },
+      undefined,
       allowedHashes,
       options,
     );
-    return new CachedProvider(provider, version, this.unpackedPath(provider, version));
   }
 
   /**
@@ -448,19 +448,14 @@ export class Dir {
     allowedHashes: readonly string[] = [],
     options: { signal?: AbortSignal | undefined } = {},
   ): Promise<CachedProvider> {
-    await this.installPackage(
-      {
-        provider,
-        version,
-        protocolVersions: [],
-        targetPlatform: this.#platform,
-        filename: sourceDir,
-        location: { kind: "dir", path: sourceDir },
-      },
+    return await this.#installLocation(
+      provider,
+      version,
+      { kind: "dir", path: sourceDir },
+      undefined,
       allowedHashes,
       options,
     );
-    return new CachedProvider(provider, version, this.unpackedPath(provider, version));
   }
 
   /**
@@ -484,17 +479,36 @@ export class Dir {
       expectedHashes?: readonly string[] | undefined;
     } = {},
   ): Promise<CachedProvider> {
+    return await this.#installLocation(
+      provider,
+      version,
+      { kind: "http", url, fetch: options.fetch },
+      options.expectedHashes === undefined
+        ? undefined
+        : { kind: "reported-hashes", hashes: options.expectedHashes },
+      allowedHashes,
+      options,
+    );
+  }
+
+  /** Installs the package at `location` for this directory's platform and returns its entry. */
+  async #installLocation(
+    provider: ProviderAddress,
+    version: Version,
+    location: PackageLocation,
+    authentication: PackageAuthentication | undefined,
+    allowedHashes: readonly string[],
+    options: { signal?: AbortSignal | undefined },
+  ): Promise<CachedProvider> {
     await this.installPackage(
       {
         provider,
         version,
         protocolVersions: [],
         targetPlatform: this.#platform,
-        filename: url,
-        location: { kind: "http", url, fetch: options.fetch },
-        authentication: options.expectedHashes === undefined
-          ? undefined
-          : { kind: "reported-hashes", hashes: options.expectedHashes },
+        filename: locationString(location),
+        location,
+        ...(authentication === undefined ? {} : { authentication }),
       },
       allowedHashes,
       options,

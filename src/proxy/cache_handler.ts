@@ -31,6 +31,9 @@
  * @module
  */
 
+import { abortable } from "../_shared/abortable.ts";
+import { readBounded } from "../_shared/bytes.ts";
+import { HOP_BY_HOP, NULL_BODY_STATUSES } from "./_http_constants.ts";
 import { decodeRequestPath, validateKey } from "./cache_key.ts";
 import {
   HttpError,
@@ -56,7 +59,7 @@ import type {
   UpstreamFetch,
   UpstreamFetchFactory,
 } from "./route.ts";
-import { abortable, SingleFlight } from "./singleflight.ts";
+import { SingleFlight } from "./singleflight.ts";
 import { CacheStats } from "./stats.ts";
 import { announcedSize } from "./upstream.ts";
 import type { HeldLock, StagedObject, StagedReader, Store } from "./store.ts";
@@ -187,18 +190,6 @@ const LIVE_HOLD_BYTES = 64 * 1024;
 const LIVE_READ_CHUNK = 128 * 1024;
 
 const REPLAY_BODY_LIMIT = 1024 * 1024;
-const HOP_BY_HOP = [
-  "connection",
-  "keep-alive",
-  "proxy-authenticate",
-  "proxy-authorization",
-  "proxy-connection",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-];
-const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -249,35 +240,6 @@ function replayHeaders(source: Headers): Headers {
     headers.delete("content-length");
   }
   return headers;
-}
-
-async function readBounded(
-  body: ReadableStream<Uint8Array> | null,
-  limit: number,
-): Promise<Uint8Array<ArrayBuffer>> {
-  if (!body) return new Uint8Array();
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  try {
-    while (total < limit) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      const take = value.subarray(0, limit - total);
-      chunks.push(take);
-      total += take.byteLength;
-    }
-    if (total >= limit) await reader.cancel();
-  } finally {
-    reader.releaseLock();
-  }
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
 }
 
 /** Wraps a stream and reports the bytes the consumer actually pulled. */
@@ -426,7 +388,7 @@ export function createCacheHandler(options: CacheHandlerOptions): CacheHandler {
   // ---- Fills -------------------------------------------------------------------------------
 
   async function replayOutcome(response: Response): Promise<FillOutcome> {
-    const body = await readBounded(response.body, REPLAY_BODY_LIMIT);
+    const body = await readBounded(response.body, REPLAY_BODY_LIMIT, { truncate: true });
     return {
       type: "replay",
       status: response.status,

@@ -27,6 +27,8 @@
  */
 
 import { createHash } from "node:crypto";
+import { abortableSleep } from "../_shared/abortable.ts";
+import { KeyedMutex } from "../_shared/keyed_mutex.ts";
 import { LOCK_SUFFIX, SIDECAR_SUFFIX, TEMP_PREFIX, validateKey } from "./cache_key.ts";
 import { isValidKey } from "./cache_key.ts";
 import type { ObjectInfo, RouteKind } from "./route.ts";
@@ -90,21 +92,6 @@ async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
   while (offset < bytes.byteLength) {
     offset += await file.write(bytes.subarray(offset));
   }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 /** Makes a rename durable by fsyncing its directory (Linux and macOS; a no-op elsewhere). */
@@ -281,39 +268,6 @@ class FileStaging implements StagedObject {
   }
 }
 
-/** In-process FIFO mutex per key (flock belongs to the open file description, not the process). */
-class KeyedMutex {
-  #tails = new Map<string, Promise<void>>();
-
-  async acquire(key: string, signal?: AbortSignal): Promise<() => void> {
-    signal?.throwIfAborted();
-    const previous = this.#tails.get(key) ?? Promise.resolve();
-    const { promise: done, resolve: finish } = Promise.withResolvers<void>();
-    const tail = previous.then(() => done);
-    this.#tails.set(key, tail);
-    const release = () => {
-      finish();
-      if (this.#tails.get(key) === tail) this.#tails.delete(key);
-    };
-    if (signal) {
-      const { promise: aborted, reject } = Promise.withResolvers<never>();
-      const onAbort = () => reject(signal.reason);
-      signal.addEventListener("abort", onAbort, { once: true });
-      try {
-        await Promise.race([previous, aborted]);
-      } catch (error) {
-        release();
-        throw error;
-      } finally {
-        signal.removeEventListener("abort", onAbort);
-      }
-    } else {
-      await previous;
-    }
-    return release;
-  }
-}
-
 /**
  * A {@linkcode Store} on a local directory (see the module documentation for the layout and the
  * consistency rules).
@@ -416,7 +370,7 @@ export class FileStore implements Store {
           file.close();
           // A commit may be between its two renames; look again shortly.
           if (attempt < 3 && info.isFile) {
-            await sleep(5);
+            await abortableSleep(5);
             continue;
           }
           throw new Deno.errors.NotFound(
@@ -627,7 +581,7 @@ export class FileStore implements Store {
       file = await Deno.open(lockPath, { read: true, write: true, create: true, mode: 0o644 });
       let delay = 2;
       while (!(await file.tryLock(true))) {
-        await sleep(delay, signal);
+        await abortableSleep(delay, signal);
         delay = Math.min(delay * 2, 50);
       }
     } catch (error) {

@@ -4,32 +4,7 @@
  * @module
  */
 
-/**
- * Waits for `promise`, but rejects with the signal's reason as soon as `signal` aborts. The
- * underlying work is not cancelled.
- *
- * @param promise The shared work.
- * @param signal The caller's own signal.
- * @returns The work's result.
- */
-export function abortable<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
-  if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
-}
+import { abortable } from "../_shared/abortable.ts";
 
 /**
  * Runs at most one `fn` per key at a time; concurrent callers for the same key share its result.

@@ -22,6 +22,7 @@
  */
 
 import denoConfig from "../../deno.json" with { type: "json" };
+import { HOP_BY_HOP, NULL_BODY_STATUSES } from "./_http_constants.ts";
 import { UpstreamError } from "./errors.ts";
 import type { UpstreamFetch, UpstreamFetchFactory, UpstreamFetchInit } from "./route.ts";
 import { SYSTEM_CA_BUNDLE_PATHS } from "./ca_bundle.ts";
@@ -104,21 +105,9 @@ export interface UpstreamClient extends UpstreamFetchFactory, Disposable {
   close(): void;
 }
 
-const HOP_BY_HOP = [
-  "connection",
-  "keep-alive",
-  "proxy-authenticate",
-  "proxy-authorization",
-  "proxy-connection",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-];
 const ALWAYS_DROPPED = new Set([...HOP_BY_HOP, "host", "accept-encoding", "content-length"]);
 const HOST_BOUND = new Set(["authorization", "cookie"]);
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
-const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
 /** Codings Deno's fetch decodes by itself (it asks for `gzip, br`). */
 const DECODED_CODINGS = new Set(["gzip", "x-gzip", "br"]);
 

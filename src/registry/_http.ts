@@ -4,33 +4,21 @@
  * @module
  */
 
+import { BodyTooLargeError, readBounded } from "../_shared/bytes.ts";
+
 /** Default cap for JSON documents (discovery, versions, download): 1 MiB, as terraform. */
 export const MAX_JSON_BYTES = 1024 * 1024;
 
-/** Thrown by {@linkcode readBounded} when the body exceeds the limit. */
-export class BodyTooLargeError extends Error {
-  /** The limit in bytes. */
-  readonly limit: number;
-
-  /**
-   * @param limit The limit in bytes.
-   */
-  constructor(limit: number) {
-    super(`body is larger than ${limit} bytes`);
-    this.name = "BodyTooLargeError";
-    this.limit = limit;
-  }
-}
-
 /**
- * Reads a response body, failing (and cancelling the rest of the body) once it exceeds `limit`.
+ * Reads a JSON response body, failing (and cancelling the rest of the body) once it exceeds
+ * `limit`; a declared `Content-Length` over the limit fails before anything is read.
  *
  * @param response The response; its body is always consumed or cancelled.
  * @param limit Maximum number of bytes.
  * @returns The body bytes.
  * @throws {BodyTooLargeError} when the body is larger than `limit`.
  */
-export async function readBounded(response: Response, limit: number): Promise<Uint8Array> {
+export async function readJsonBody(response: Response, limit: number): Promise<Uint8Array> {
   const body = response.body;
   if (body === null) return new Uint8Array(0);
   const declared = response.headers.get("content-length");
@@ -38,30 +26,7 @@ export async function readBounded(response: Response, limit: number): Promise<Ui
     await body.cancel();
     throw new BodyTooLargeError(limit);
   }
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  try {
-    while (true) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > limit) {
-        await reader.cancel();
-        throw new BodyTooLargeError(limit);
-      }
-      chunks.push(value);
-    }
-  } finally {
-    reader.releaseLock();
-  }
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.byteLength;
-  }
-  return out;
+  return await readBounded(body, limit);
 }
 
 /**

@@ -9,13 +9,8 @@
  * @module
  */
 
-import {
-  BodyTooLargeError,
-  effectiveUrl,
-  MAX_JSON_BYTES,
-  readBounded,
-  withTimeout,
-} from "./_http.ts";
+import { BodyTooLargeError } from "../_shared/bytes.ts";
+import { effectiveUrl, MAX_JSON_BYTES, readJsonBody, withTimeout } from "./_http.ts";
 import {
   PlatformNotAvailableError,
   ProviderNotFoundError,
@@ -268,7 +263,7 @@ export class ProviderRegistryClient {
       }
       let bytes: Uint8Array;
       try {
-        bytes = await readBounded(response, this.#maxBodyBytes);
+        bytes = await readJsonBody(response, this.#maxBodyBytes);
       } catch (cause) {
         if (cause instanceof BodyTooLargeError) {
           throw new RegistryResponseError(finalUrl.href, "", cause.message, { cause });

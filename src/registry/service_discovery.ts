@@ -22,13 +22,9 @@
  * @module
  */
 
-import {
-  BodyTooLargeError,
-  effectiveUrl,
-  MAX_JSON_BYTES,
-  readBounded,
-  withTimeout,
-} from "./_http.ts";
+import { abortable } from "../_shared/abortable.ts";
+import { BodyTooLargeError } from "../_shared/bytes.ts";
+import { effectiveUrl, MAX_JSON_BYTES, readJsonBody, withTimeout } from "./_http.ts";
 import { DiscoveryDocumentError, HostUnreachableError, ServiceNotOfferedError } from "./errors.ts";
 import type { FetchLike } from "./fetch_like.ts";
 import { normalizeHostname } from "./provider_address.ts";
@@ -172,7 +168,7 @@ export class ServiceDiscovery {
         if (this.#cache.get(normalized) === pending) this.#cache.delete(normalized);
       });
     }
-    return _abortable(pending, options.signal);
+    return abortable(pending, options.signal);
   }
 
   /** Forgets every memoised result. */
@@ -220,7 +216,7 @@ export class ServiceDiscovery {
       }
       let bytes: Uint8Array;
       try {
-        bytes = await readBounded(response, this.#maxBodyBytes);
+        bytes = await readJsonBody(response, this.#maxBodyBytes);
       } catch (cause) {
         if (cause instanceof BodyTooLargeError) {
           throw new DiscoveryDocumentError(host, url.href, cause.message, { cause });
@@ -278,23 +274,4 @@ function _resolveServiceUrl(discovered: DiscoveredHost, service: string, raw: un
   resolved.hash = "";
   if (!resolved.pathname.endsWith("/")) resolved.pathname += "/";
   return resolved;
-}
-
-function _abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return promise;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(v);
-      },
-      (e) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(e);
-      },
-    );
-  });
 }

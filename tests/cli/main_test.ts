@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { describeError, topLevelHelp } from "../../src/cli/main.ts";
+import { describeError } from "../../src/cli/describe_error.ts";
+import { topLevelHelp } from "../../src/cli/main.ts";
 import { VERSION } from "../../src/cli/version.ts";
 import { denoEnv, runCli } from "./_support/run_cli.ts";
 

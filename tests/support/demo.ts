@@ -25,7 +25,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startCacheRuntime } from "../../src/cli/cache_runtime.ts";
-import { describeError } from "../../src/cli/main.ts";
+import { describeError } from "../../src/cli/describe_error.ts";
 import { providerServicesUrl } from "../../src/mirrors/provider_paths.ts";
 import { type CacheStatsSnapshot, formatBytes } from "../../src/proxy/stats.ts";
 import { parsePlatform } from "../../src/registry/platform.ts";

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { BodyTooLargeError, readBounded } from "../../_shared/bytes.ts";
 import type { FetchLike } from "../../registry/fetch_like.ts";
 import { SourceQueryError } from "../errors.ts";
 
@@ -52,30 +53,14 @@ export async function getDocument(
     };
   }
   const max = options.maxBytes ?? MAX_DOCUMENT_BYTES;
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  if (response.body !== null) {
-    const reader = response.body.getReader();
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        size += value.length;
-        if (size > max) {
-          await reader.cancel();
-          throw new SourceQueryError(`response from ${url} is larger than ${max} bytes`);
-        }
-        chunks.push(value);
-      }
-    } finally {
-      reader.releaseLock();
+  let body: Uint8Array;
+  try {
+    body = await readBounded(response, max);
+  } catch (error) {
+    if (error instanceof BodyTooLargeError) {
+      throw new SourceQueryError(`response from ${url} is larger than ${max} bytes`);
     }
-  }
-  const body = new Uint8Array(size);
-  let off = 0;
-  for (const c of chunks) {
-    body.set(c, off);
-    off += c.length;
+    throw error;
   }
   return { status: response.status, url: finalUrl, headers: response.headers, body };
 }

@@ -19,15 +19,11 @@ import {
   type ProviderAddress,
   providerAddressString,
 } from "../../registry/provider_address.ts";
-import {
-  sortVersions,
-  tryParseVersion,
-  type Version,
-  versionString,
-} from "../../registry/version.ts";
+import { type Version, versionString } from "../../registry/version.ts";
 import { PackageNotAvailableError, SourceQueryError } from "../errors.ts";
 import type { PackageMeta } from "../package_meta.ts";
 import { getDocument, parseJsonObject } from "./_http.ts";
+import { parseVersionList } from "./_versions.ts";
 import type { AvailableVersions, ProviderSource, SourceCallOptions } from "./source.ts";
 
 /** Options for {@linkcode NetworkMirrorSource}. */
@@ -100,14 +96,12 @@ export class NetworkMirrorSource implements ProviderSource {
         }: "versions" must be an object`,
       );
     }
-    const versions: Version[] = [];
     const warnings: string[] = [];
-    for (const key of Object.keys(raw)) {
-      const v = tryParseVersion(key);
-      if (v === undefined) warnings.push(`ignoring invalid version "${key}" in ${url}`);
-      else versions.push(v);
-    }
-    return { versions: sortVersions(versions), warnings };
+    const versions = parseVersionList(
+      Object.keys(raw),
+      (key) => warnings.push(`ignoring invalid version "${key}" in ${url}`),
+    );
+    return { versions, warnings };
   }
 
   /**

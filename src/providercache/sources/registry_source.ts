@@ -23,15 +23,11 @@ import { PlatformNotAvailableError } from "../../registry/errors.ts";
 import type { ProviderRegistryClient } from "../../registry/registry_client.ts";
 import { parseSha256Sums } from "../../registry/sha256sums.ts";
 import { verifyChecksumsSignature } from "../../registry/signature.ts";
-import {
-  sortVersions,
-  tryParseVersion,
-  type Version,
-  versionString,
-} from "../../registry/version.ts";
+import { type Version, versionString } from "../../registry/version.ts";
 import { PackageNotAvailableError, SourceQueryError } from "../errors.ts";
 import type { PackageMeta } from "../package_meta.ts";
 import { getDocument } from "./_http.ts";
+import { parseVersionList } from "./_versions.ts";
 import type { AvailableVersions, ProviderSource, SourceCallOptions } from "./source.ts";
 
 /** Options for {@linkcode RegistrySource}. */
@@ -81,12 +77,8 @@ export class RegistrySource implements ProviderSource {
       provider,
       options.signal === undefined ? {} : { signal: options.signal },
     );
-    const versions: Version[] = [];
-    for (const v of list.versions) {
-      const parsed = tryParseVersion(v.version);
-      if (parsed !== undefined) versions.push(parsed);
-    }
-    return { versions: sortVersions(versions), warnings: [...list.warnings] };
+    const versions = parseVersionList(list.versions.map((v) => v.version));
+    return { versions, warnings: [...list.warnings] };
   }
 
   /**

@@ -9,10 +9,18 @@
  * Upstream credentials and host blocks come from the user's CLI configuration, as for
  * `tfcache run`.
  *
+ * Package URLs are not downloaded over loopback: the fetch carries an artifact locator (see
+ * `withArtifactLocator`) that fills the cache with a HEAD request, waits for the fill to commit
+ * (the handler's `idle`), and hands the installer the committed object file and the SHA-256 the
+ * cache verified, so the installer extracts straight from the cache without copying or
+ * re-hashing the zip.
+ *
  * @module
  */
 
-import { providerServicesUrl } from "../mirrors/provider_paths.ts";
+import { parseProviderPath, providerKeys, providerServicesUrl } from "../mirrors/provider_paths.ts";
+import { type ArtifactLocator, withArtifactLocator } from "../providercache/package_install.ts";
+import { FileStore } from "../proxy/file_store.ts";
 import type { FetchLike, FetchLikeInit } from "../registry/fetch_like.ts";
 import { ProviderRegistryClient } from "../registry/registry_client.ts";
 import { ServiceDiscovery } from "../registry/service_discovery.ts";
@@ -151,6 +159,32 @@ export async function openCachedProviderSource(
     }
     return _observed(response, options.downloads.started(href, _length(response)));
   };
+  const store = new FileStore(options.cacheDir);
+  const locateArtifact: ArtifactLocator = async (url, signal) => {
+    const key = url.startsWith(base) ? _packageKey(url.slice(base.length)) : undefined;
+    if (key === undefined) return undefined;
+    let head: Response;
+    try {
+      head = await fetch(url, { method: "HEAD", ...(signal === undefined ? {} : { signal }) });
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      return undefined; // The download path reports the failure with the usual wording.
+    }
+    await head.body?.cancel();
+    if (head.status !== 200) return undefined;
+    const report = options.downloads?.started(url, _length(head));
+    try {
+      // The HEAD is answered as soon as upstream's headers arrive; wait for the fill to commit.
+      await runtime.handler.idle(key);
+      const info = await store.stat(key);
+      if (info === undefined) return undefined;
+      report?.(info.size, false);
+      return { path: store.localPath(key), sha256: info.sha256, size: info.size };
+    } finally {
+      report?.(0, true);
+    }
+  };
+  const locatingFetch = withArtifactLocator(fetchThroughCache, locateArtifact);
   const overrides: Record<string, Record<string, string>> = {};
   for (const host of options.hosts) {
     overrides[host] = { "providers.v1": providerServicesUrl(runtime.httpBaseUrl, host) };
@@ -161,13 +195,13 @@ export async function openCachedProviderSource(
     // A cold cache may first have to reach a slow upstream.
     timeoutMs: 120_000,
   });
-  const source = new RegistrySource({ client, fetch: fetchThroughCache });
+  const source = new RegistrySource({ client, fetch: locatingFetch });
   const close = () => runtime.close();
   const describe = (error: unknown) => flattenMessages(error).replaceAll(base, "<tfcache>/");
   return {
     runtime,
     source,
-    fetch: fetchThroughCache,
+    fetch: locatingFetch,
     describe,
     close,
     [Symbol.asyncDispose]: close,
@@ -194,6 +228,18 @@ export function flattenMessages(error: unknown): string {
     current = current instanceof Error ? current.cause : undefined;
   }
   return parts.join(": ");
+}
+
+/** The cache key of a provider package URL path (relative to the cache base), if it is one. */
+function _packageKey(relative: string): string | undefined {
+  let path: string;
+  try {
+    path = relative.split("?")[0]!.split("/").map(decodeURIComponent).join("/");
+    const parsed = parseProviderPath(path);
+    return parsed.kind === "zip" ? providerKeys.zip(parsed.coords) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function _length(response: Response): number | undefined {

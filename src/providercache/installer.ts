@@ -45,6 +45,7 @@ import type { Dir } from "./dir.ts";
 import { InstallerError, type ProviderFailure, ProviderInstallError } from "./errors.ts";
 import type { InstallerEvents, PendingProvider } from "./installer_events.ts";
 import type { PackageAuthResult } from "./package_meta.ts";
+import { installedPackageHash } from "./package_install.ts";
 import type { ProviderSource } from "./sources/source.ts";
 
 /**
@@ -409,7 +410,8 @@ export class Installer {
     }
     let newHash: string;
     try {
-      newHash = await installed.hash();
+      // A package this process just extracted has its h1 from the extraction; else hash it.
+      newHash = await installedPackageHash(installed.packageDir) ?? await installed.hash();
     } catch (cause) {
       const err = new ProviderInstallError(
         `after installing ${

@@ -58,6 +58,12 @@ export interface InstallOptions extends PackageIdentity {
 export interface ArchiveInstallOptions extends InstallOptions {
   /** Hex SHA-256 the archive must have (a registry's `shasum`), checked before extraction. */
   readonly expectedSha256?: string | undefined;
+  /**
+   * Hex SHA-256 of the archive, already verified by the caller (for example, a cache that hashed
+   * the file while committing it and never rewrites it): used instead of reading and hashing
+   * the archive again. Leave it unset unless the file cannot have changed since.
+   */
+  readonly knownSha256?: string | undefined;
   /** Hashes a mirror reported for this package: it must match one of them (`h1:` or `zh:`). */
   readonly reportedHashes?: readonly string[] | undefined;
   /** Extraction bounds. */
@@ -88,6 +94,93 @@ export interface ArchiveInstallResult {
   readonly zh: string;
   /** The allowed hashes that matched. */
   readonly matched: readonly string[];
+}
+
+/** A committed local copy of a package URL's bytes, with their verified SHA-256. */
+export interface LocalArtifact {
+  /** Path of the file (read-only for the installer). */
+  readonly path: string;
+  /** Lower-case hex SHA-256 of the file, as verified when it was stored. */
+  readonly sha256: string;
+  /** Size of the file in bytes. */
+  readonly size: number;
+}
+
+/**
+ * Resolves a package URL to a local file that already holds its verified bytes (filling it
+ * first when needed), or `undefined` when it cannot (the URL is then downloaded as usual).
+ */
+export type ArtifactLocator = (
+  url: string,
+  signal: AbortSignal | undefined,
+) => Promise<LocalArtifact | undefined>;
+
+/** A {@linkcode FetchLike} that can also hand out local copies of package URLs. */
+export type LocatingFetch = FetchLike & { readonly locateArtifact: ArtifactLocator };
+
+/**
+ * Attaches an {@linkcode ArtifactLocator} to a fetch function, so {@linkcode installFromUrl}
+ * (reached through `Dir` and `Installer`, which only pass a fetch along) extracts package URLs
+ * straight from the local file instead of downloading them to a temporary copy.
+ *
+ * @param fetch The HTTP function.
+ * @param locateArtifact Resolves package URLs to verified local files.
+ * @returns A function that fetches like `fetch` and carries `locateArtifact`.
+ */
+export function withArtifactLocator(
+  fetch: FetchLike,
+  locateArtifact: ArtifactLocator,
+): LocatingFetch {
+  const wrapped: FetchLike = (url, init) => fetch(url, init);
+  return Object.assign(wrapped, { locateArtifact });
+}
+
+function _locatorOf(fetch: FetchLike | undefined): ArtifactLocator | undefined {
+  const candidate = (fetch as Partial<LocatingFetch> | undefined)?.locateArtifact;
+  return typeof candidate === "function" ? candidate : undefined;
+}
+
+interface _PlacedRecord {
+  readonly h1: string;
+  readonly dev: number;
+  readonly ino: number;
+  readonly mtimeMs: number;
+}
+
+const _MAX_PLACED = 256;
+const _placed = new Map<string, _PlacedRecord>();
+
+async function _rememberPlaced(targetDir: string, h1: string): Promise<void> {
+  const key = resolve(targetDir);
+  _placed.delete(key);
+  const info = await Deno.lstat(key).catch(() => undefined);
+  if (info === undefined || info.ino === null || info.mtime === null) return;
+  _placed.set(key, { h1, dev: info.dev, ino: info.ino, mtimeMs: info.mtime.getTime() });
+  while (_placed.size > _MAX_PLACED) _placed.delete(_placed.keys().next().value!);
+}
+
+/**
+ * The `h1:` of a package directory this process installed with {@linkcode installFromArchive}
+ * (computed while extracting), when that very directory is still in place: same device, inode
+ * and modification time as right after it was placed (a replacement by another process, or an
+ * added or removed file, changes them). Saves walking and hashing a freshly installed package.
+ *
+ * @param packageDir The package directory.
+ * @returns The `h1:`, or `undefined` when unknown or possibly stale (hash the directory then).
+ */
+export async function installedPackageHash(packageDir: string): Promise<string | undefined> {
+  const key = resolve(packageDir);
+  const record = _placed.get(key);
+  if (record === undefined) return undefined;
+  const info = await Deno.lstat(key).catch(() => undefined);
+  if (
+    info === undefined || info.dev !== record.dev || info.ino !== record.ino ||
+    info.mtime?.getTime() !== record.mtimeMs
+  ) {
+    _placed.delete(key);
+    return undefined;
+  }
+  return record.h1;
 }
 
 const _RANDOM = () => crypto.randomUUID().slice(0, 8);
@@ -193,7 +286,9 @@ export async function installFromArchive(
   options: ArchiveInstallOptions,
 ): Promise<ArchiveInstallResult> {
   const allowed = options.allowedHashes ?? [];
-  const zh = await zipHash(zipPath);
+  const zh = options.knownSha256 !== undefined
+    ? HASH_SCHEME_ZIP + options.knownSha256.toLowerCase()
+    : await zipHash(zipPath);
   if (options.expectedSha256 !== undefined) {
     const want = HASH_SCHEME_ZIP + options.expectedSha256.toLowerCase();
     if (zh !== want) throw new ArchiveChecksumError(zipPath, want, zh);
@@ -202,8 +297,11 @@ export async function installFromArchive(
   const tmp = _tempSibling(targetDir, "tmp");
   await Deno.mkdir(tmp, { mode: 0o755 });
   try {
-    await extractProviderZip(zipPath, tmp, { limits: options.limits, signal: options.signal });
-    const h1 = await packageHashV1FromDir(tmp);
+    // The h1 of the extracted tree is computed from the bytes as they are written.
+    const { h1 } = await extractProviderZip(zipPath, tmp, {
+      limits: options.limits,
+      signal: options.signal,
+    });
     const reported = options.reportedHashes;
     if (reported !== undefined && reported.length > 0) {
       if (!reported.some((h) => h === h1 || h === zh)) {
@@ -229,10 +327,12 @@ export async function installFromArchive(
       const current = await packageHashV1FromDir(targetDir).catch(() => undefined);
       if (current === h1) {
         await removeAny(tmp);
+        await _rememberPlaced(targetDir, h1);
         return { h1, zh, matched };
       }
     }
     await _place(tmp, targetDir);
+    await _rememberPlaced(targetDir, h1);
     return { h1, zh, matched };
   } catch (err) {
     await removeAny(tmp);
@@ -243,6 +343,11 @@ export async function installFromArchive(
 /**
  * Downloads an http(s) provider zip to a temporary file next to `targetDir` and installs it with
  * {@linkcode installFromArchive}. The temporary file is always removed.
+ *
+ * When the fetch carries an {@linkcode ArtifactLocator} (see {@linkcode withArtifactLocator})
+ * that resolves the URL, nothing is downloaded: the package is extracted straight from the
+ * located file, whose verified SHA-256 stands for the archive's `zh:` (the expected checksum
+ * and the allowed hashes are checked exactly as for a download).
  *
  * @param url The package URL.
  * @param targetDir The package directory to create.
@@ -255,6 +360,16 @@ export async function installFromUrl(
   targetDir: string,
   options: UrlInstallOptions,
 ): Promise<ArchiveInstallResult> {
+  const locate = _locatorOf(options.fetch);
+  const local = locate === undefined ? undefined : await locate(url, options.signal);
+  if (
+    local !== undefined && (await Deno.stat(local.path).catch(() => undefined))?.size === local.size
+  ) {
+    return await installFromArchive(local.path, targetDir, {
+      ...options,
+      knownSha256: local.sha256,
+    });
+  }
   await Deno.mkdir(dirname(targetDir), { recursive: true, mode: 0o755 });
   const tmpZip = _tempSibling(targetDir, "tmp", ".zip");
   try {

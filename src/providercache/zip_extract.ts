@@ -10,25 +10,25 @@
  *   front and against the bytes actually inflated while writing ("zip bombs" lie in headers);
  * - modes: a Unix-made entry keeps `mode & 0o777` (so the executable bit survives), set with an
  *   explicit chmod to bypass the umask; other entries get 0o666, or 0o444 when MS-DOS read-only;
- * - directories are created 0o755; modification times are not preserved.
+ * - directories are created 0o755; modification times are not preserved;
+ * - names are written as their exact stored bytes (which must be UTF-8), so the directory hashes
+ *   like the zip; the `h1:` of the written tree is computed while writing (each file's bytes are
+ *   hashed as they go to disk) and returned, so callers need not walk the tree again.
+ *
+ * The archive is read with the strict reader of `src/registry/zip_reader.ts` (no zip64, no
+ * encryption, STORE or DEFLATE only, exact sizes and CRC-32 checked while streaming).
  *
  * The caller extracts into a private temporary directory and removes it on failure.
  *
  * @module
  */
 
+import { createHash } from "node:crypto";
 import { dirname, join, posix } from "node:path";
-import {
-  configure,
-  type Entry,
-  type FileEntry,
-  Reader,
-  ZipReader,
-} from "npm:@zip.js/zip.js@2.24.0";
 import { ZipFormatError } from "../registry/errors.ts";
+import { packageHashV1FromDigests, packageHashV1FromDir } from "../registry/hashes.ts";
+import { ZipArchive, type ZipEntry } from "../registry/zip_reader.ts";
 import { ArchiveLimitError, UnsafeArchiveEntryError } from "./errors.ts";
-
-configure({ useWebWorkers: false });
 
 /** Bounds on what one provider archive may unpack to. */
 export interface ExtractLimits {
@@ -58,13 +58,27 @@ export interface ExtractOptions {
   signal?: AbortSignal | undefined;
 }
 
+/** What {@linkcode extractProviderZip} wrote. */
+export interface ExtractResult {
+  /** `h1:` of the extracted directory (as {@linkcode packageHashV1FromDir} would compute it). */
+  readonly h1: string;
+  /** Regular files written. */
+  readonly files: number;
+  /** Bytes written. */
+  readonly bytes: number;
+}
+
 const _S_IFMT = 0o170000;
 const _S_IFLNK = 0o120000;
+const _S_IFDIR = 0o040000;
+const _MSDOS_DIR = 0x10;
+const _MSDOS_READONLY = 0x01;
 const _MAX_LINK_BYTES = 4096;
 
 interface _Planned {
-  entry: Entry;
+  entry: ZipEntry;
   rel: string;
+  directory: boolean;
   mode: number;
   linkText: Uint8Array | undefined;
 }
@@ -75,106 +89,124 @@ interface _Planned {
  * @param zipPath The provider zip.
  * @param targetDir The destination directory.
  * @param options Limits and abort signal.
- * @throws {ZipFormatError} when the file is not a readable zip, or is empty.
- * @throws {UnsafeArchiveEntryError} for traversal, absolute names or escaping symlinks.
+ * @returns The `h1:` of what was written, and counts.
+ * @throws {ZipFormatError} when the file is not a readable zip, or is empty (a
+ *   `ZipStructureError` from the reader says which rule a malformed archive broke).
+ * @throws {UnsafeArchiveEntryError} for traversal, absolute names, names that are not UTF-8 or
+ *   escaping symlinks.
  * @throws {ArchiveLimitError} when a limit is exceeded.
  */
 export async function extractProviderZip(
   zipPath: string,
   targetDir: string,
   options: ExtractOptions = {},
-): Promise<void> {
+): Promise<ExtractResult> {
   const limits = options.limits ?? DEFAULT_EXTRACT_LIMITS;
   const signal = options.signal;
-  using file = await Deno.open(zipPath, { read: true });
-  const reader = new _FileReader(file, (await file.stat()).size);
-  const zip = new ZipReader(reader, { filenameValidation: "tolerant" });
-  try {
-    let entries: Entry[];
-    try {
-      entries = await zip.getEntries();
-    } catch (cause) {
-      throw new ZipFormatError(zipPath, (cause as Error).message, { cause });
+  using zip = await ZipArchive.open(zipPath);
+  const entries = zip.entries;
+  if (entries.length === 0) throw new ZipFormatError(zipPath, `empty archive: ${zipPath}`);
+  if (entries.length > limits.maxEntries) {
+    throw new ArchiveLimitError(zipPath, "entries", limits.maxEntries, `${entries.length}`);
+  }
+  const plan = await _plan(zip, limits, signal);
+  const digests = new Map<string, string>();
+  let total = 0;
+  for (const item of plan) {
+    signal?.throwIfAborted();
+    const dest = join(targetDir, ...item.rel.split("/"));
+    if (item.directory) {
+      await Deno.mkdir(dest, { recursive: true, mode: 0o755 });
+      continue;
     }
-    if (entries.length === 0) throw new ZipFormatError(zipPath, `empty archive: ${zipPath}`);
-    if (entries.length > limits.maxEntries) {
-      throw new ArchiveLimitError(zipPath, "entries", limits.maxEntries, `${entries.length}`);
-    }
-    const plan = await _plan(zipPath, entries, limits, signal);
-    let total = 0;
-    for (const item of plan) {
-      signal?.throwIfAborted();
-      const dest = join(targetDir, ...item.rel.split("/"));
-      if (item.entry.directory) {
-        await Deno.mkdir(dest, { recursive: true, mode: 0o755 });
-        continue;
-      }
-      await Deno.mkdir(dirname(dest), { recursive: true, mode: 0o755 });
-      const out = await Deno.open(dest, {
+    await Deno.mkdir(dirname(dest), { recursive: true, mode: 0o755 });
+    const hash = createHash("sha256");
+    {
+      using out = await Deno.open(dest, {
         write: true,
         create: true,
         truncate: true,
         mode: item.mode,
       });
-      try {
-        if (item.linkText !== undefined) {
-          await _writeAll(out, item.linkText);
-          total += item.linkText.length;
-        } else {
-          let written = 0;
-          const sink = new WritableStream<Uint8Array>({
-            async write(chunk) {
-              written += chunk.length;
-              total += chunk.length;
-              if (written > limits.maxFileBytes) {
-                throw new ArchiveLimitError(zipPath, "file-bytes", limits.maxFileBytes, item.rel);
-              }
-              if (total > limits.maxTotalBytes) {
-                throw new ArchiveLimitError(zipPath, "total-bytes", limits.maxTotalBytes, item.rel);
-              }
-              await _writeAll(out, chunk);
-            },
-          });
-          try {
-            await item.entry.getData!(sink, {
-              checkCrc32: true,
-              ...(signal === undefined ? {} : { signal }),
-            });
-          } catch (cause) {
-            if (cause instanceof ArchiveLimitError) throw cause;
-            signal?.throwIfAborted();
-            throw new ZipFormatError(
-              zipPath,
-              `cannot read entry "${item.entry.filename}": ${(cause as Error).message}`,
-              { cause },
-            );
+      if (item.linkText !== undefined) {
+        hash.update(item.linkText);
+        await _writeAll(out, item.linkText);
+        total += item.linkText.length;
+      } else {
+        let written = 0;
+        await zip.read(item.entry, async (chunk) => {
+          written += chunk.length;
+          total += chunk.length;
+          if (written > limits.maxFileBytes) {
+            throw new ArchiveLimitError(zipPath, "file-bytes", limits.maxFileBytes, item.rel);
           }
-        }
-      } finally {
-        out.close();
+          if (total > limits.maxTotalBytes) {
+            throw new ArchiveLimitError(zipPath, "total-bytes", limits.maxTotalBytes, item.rel);
+          }
+          hash.update(chunk);
+          await _writeAll(out, chunk);
+        }, { signal });
       }
-      if (Deno.build.os !== "windows") await Deno.chmod(dest, item.mode);
     }
-  } finally {
-    await zip.close();
+    if (Deno.build.os !== "windows") await Deno.chmod(dest, item.mode);
+    digests.set(item.rel, hash.digest("hex"));
   }
+  const h1 = await _sameNames(targetDir, digests)
+    ? packageHashV1FromDigests(digests)
+    // The file system folded or normalised some names: hash what is actually there.
+    : await packageHashV1FromDir(targetDir);
+  return { h1, files: digests.size, bytes: total };
+}
+
+/**
+ * Whether the tree under `root` holds exactly the files `written` names (a cheap listing, no
+ * reading): false when the file system merged names that differ only in case or Unicode
+ * normalisation, so the computed digests cannot be trusted to describe the tree.
+ */
+async function _sameNames(root: string, written: ReadonlyMap<string, string>): Promise<boolean> {
+  let found = 0;
+  const walk = async (abs: string, rel: string): Promise<boolean> => {
+    for await (const entry of Deno.readDir(abs)) {
+      const childRel = rel === "" ? entry.name : `${rel}/${entry.name}`;
+      if (entry.isDirectory) {
+        if (!await walk(join(abs, entry.name), childRel)) return false;
+      } else {
+        if (!entry.isFile || !written.has(childRel)) return false;
+        found++;
+      }
+    }
+    return true;
+  };
+  return await walk(root, "") && found === written.size;
 }
 
 async function _plan(
-  zipPath: string,
-  entries: Entry[],
+  zip: ZipArchive,
   limits: ExtractLimits,
   signal: AbortSignal | undefined,
 ): Promise<_Planned[]> {
+  const zipPath = zip.displayName;
   const plan: _Planned[] = [];
   let declared = 0;
-  for (const entry of entries) {
+  for (const entry of zip.entries) {
     signal?.throwIfAborted();
-    const name = entry.filename;
+    const name = entry.name;
+    if (!entry.nameIsUtf8) {
+      throw new UnsafeArchiveEntryError(
+        zipPath,
+        name,
+        "has a name that is not valid UTF-8, so it cannot be written as stored",
+      );
+    }
     const rel = _safeName(zipPath, name);
-    if (entry.encrypted) throw new UnsafeArchiveEntryError(zipPath, name, "is encrypted");
-    if (entry.directory) {
-      plan.push({ entry, rel, mode: 0o755, linkText: undefined });
+    const unixMade = (entry.versionMadeBy >> 8) === 3;
+    const unixMode = unixMade ? (entry.externalAttributes >>> 16) : 0;
+    const directory = entry.isDirectory ||
+      (unixMade
+        ? (unixMode & _S_IFMT) === _S_IFDIR
+        : (entry.externalAttributes & _MSDOS_DIR) !== 0);
+    if (directory) {
+      plan.push({ entry, rel, directory, mode: 0o755, linkText: undefined });
       continue;
     }
     const size = entry.uncompressedSize;
@@ -185,20 +217,18 @@ async function _plan(
     if (declared > limits.maxTotalBytes) {
       throw new ArchiveLimitError(zipPath, "total-bytes", limits.maxTotalBytes, name);
     }
-    const unixMade = (entry.versionMadeBy >> 8) === 3;
-    const unixMode = unixMade ? (entry.externalFileAttributes >>> 16) : 0;
     let linkText: Uint8Array | undefined;
     if (unixMade && (unixMode & _S_IFMT) === _S_IFLNK) {
-      linkText = await _readLink(zipPath, entry);
+      linkText = await _readLink(zip, entry, signal);
       _checkLinkTarget(zipPath, name, rel, new TextDecoder().decode(linkText));
     }
     let mode: number;
     if (unixMade && (unixMode & 0o777) !== 0) {
       mode = unixMode & 0o777;
     } else {
-      mode = (entry.externalFileAttributes & 0x01) !== 0 ? 0o444 : 0o666;
+      mode = (entry.externalAttributes & _MSDOS_READONLY) !== 0 ? 0o444 : 0o666;
     }
-    plan.push({ entry, rel, mode, linkText });
+    plan.push({ entry, rel, directory, mode, linkText });
   }
   return plan;
 }
@@ -238,76 +268,25 @@ function _checkLinkTarget(zipPath: string, name: string, rel: string, target: st
   }
 }
 
-async function _readLink(zipPath: string, entry: FileEntry): Promise<Uint8Array> {
+async function _readLink(
+  zip: ZipArchive,
+  entry: ZipEntry,
+  signal: AbortSignal | undefined,
+): Promise<Uint8Array> {
   if (entry.uncompressedSize > _MAX_LINK_BYTES) {
-    throw new UnsafeArchiveEntryError(zipPath, entry.filename, "is an oversized symlink");
+    throw new UnsafeArchiveEntryError(zip.displayName, entry.name, "is an oversized symlink");
   }
-  const chunks: Uint8Array[] = [];
+  // The reader stops at the declared size, which was just bounded.
+  const out = new Uint8Array(entry.uncompressedSize);
   let size = 0;
-  await entry.getData(
-    new WritableStream<Uint8Array>({
-      write(chunk) {
-        size += chunk.length;
-        if (size > _MAX_LINK_BYTES) {
-          throw new UnsafeArchiveEntryError(zipPath, entry.filename, "is an oversized symlink");
-        }
-        chunks.push(chunk.slice());
-      },
-    }),
-    { checkCrc32: true },
-  ).catch((cause: unknown) => {
-    if (cause instanceof UnsafeArchiveEntryError) throw cause;
-    throw new ZipFormatError(
-      zipPath,
-      `cannot read entry "${entry.filename}": ${(cause as Error).message}`,
-      { cause },
-    );
-  });
-  const out = new Uint8Array(size);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
+  await zip.read(entry, (chunk) => {
+    out.set(chunk, size);
+    size += chunk.length;
+  }, { signal });
   return out;
 }
 
 async function _writeAll(file: Deno.FsFile, data: Uint8Array): Promise<void> {
   let off = 0;
   while (off < data.length) off += await file.write(data.subarray(off));
-}
-
-/** A zip.js reader over an open file, positional reads serialised. */
-class _FileReader extends Reader<Deno.FsFile> {
-  readonly #file: Deno.FsFile;
-  #queue: Promise<unknown> = Promise.resolve();
-
-  constructor(file: Deno.FsFile, size: number) {
-    super(file);
-    this.#file = file;
-    this.size = size;
-  }
-
-  override init(): Promise<void> {
-    return Promise.resolve();
-  }
-
-  override readUint8Array(index: number, length: number): Promise<Uint8Array> {
-    const run = this.#queue.then(() => this.#read(index, length));
-    this.#queue = run.catch(() => undefined);
-    return run;
-  }
-
-  async #read(index: number, length: number): Promise<Uint8Array> {
-    const want = Math.max(0, Math.min(length, this.size - index));
-    const out = new Uint8Array(want);
-    await this.#file.seek(index, Deno.SeekMode.Start);
-    let filled = 0;
-    while (filled < want) {
-      const n = await this.#file.read(out.subarray(filled));
-      if (n === null) break;
-      filled += n;
-    }
-    return filled === want ? out : out.subarray(0, filled);
-  }
 }

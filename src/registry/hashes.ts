@@ -6,8 +6,8 @@
  *   `<sha256 hex>  <name>\n`, lines sorted by name (bytewise), and the hash is
  *   `h1:` + base64 (standard, padded) of the SHA-256 of those lines.
  *
- * `h1:` is computed from a zip's entries without unpacking it (zip.js over a file-backed reader,
- * memory bounded), or from an unpacked directory. Rules (reference-providercache §2.3):
+ * `h1:` is computed from a zip's entries without unpacking it (the strict reader of
+ * `zip_reader.ts`, memory bounded), or from an unpacked directory. Rules (reference-providercache §2.3):
  * - directory form: the root's symlinks are resolved; the walk does not follow symlinks, but a
  *   symlinked file is hashed by its target's content (a symlink to a directory is an error);
  *   directories (empty ones included) contribute nothing; file modes and mtimes are ignored;
@@ -23,8 +23,8 @@
 
 import { createHash, type Hash } from "node:crypto";
 import { join } from "node:path";
-import { configure, type Entry, Reader, ZipReader } from "npm:@zip.js/zip.js@2.24.0";
-import { HashFormatError, ZipFormatError } from "./errors.ts";
+import { HashFormatError } from "./errors.ts";
+import { ZipArchive, type ZipEntry } from "./zip_reader.ts";
 
 /** The `h1:` scheme (dirhash Hash1). */
 export const HASH_SCHEME_V1 = "h1:";
@@ -33,8 +33,6 @@ export const HASH_SCHEME_ZIP = "zh:";
 
 const _CHUNK = 1024 * 1024;
 const _encoder = new TextEncoder();
-
-configure({ useWebWorkers: false });
 
 /** A parsed hash string. */
 export interface ParsedHash {
@@ -111,61 +109,65 @@ export async function zipHash(source: string | URL | Uint8Array): Promise<string
 }
 
 /**
- * The `h1:` hash of a provider zip, computed from its entries without unpacking to disk.
+ * The `h1:` hash of a provider zip, computed from its entries without unpacking to disk: the
+ * strict {@linkcode ZipArchive} reader streams each entry (STORE read directly, DEFLATE inflated
+ * natively) into SHA-256, checking its size and CRC-32 on the way.
  *
  * @param path Path of the zip.
  * @returns `h1:<base64>`.
- * @throws {ZipFormatError} when the file is not a readable zip (bad structure, CRC mismatch,
- *   unsupported compression or encryption).
+ * @throws {ZipFormatError} when the file is not a readable zip (bad structure, CRC or size
+ *   mismatch, zip64, unsupported compression or encryption); a {@linkcode ZipStructureError}
+ *   says which rule it broke.
  */
 export async function packageHashV1FromZip(path: string | URL): Promise<string> {
-  const display = path instanceof URL ? path.pathname : path;
-  using file = await Deno.open(path, { read: true });
-  const reader = new _FsFileReader(file, (await file.stat()).size);
-  const zip = new ZipReader(reader, { filenameValidation: "tolerant" });
-  try {
-    let entries: Entry[];
-    try {
-      entries = await zip.getEntries();
-    } catch (cause) {
-      throw new ZipFormatError(display, _message(cause), { cause });
-    }
-    // Go maps each name to its last entry; duplicates therefore hash the last one's content.
-    const byName = new Map<string, { raw: Uint8Array; entry: Entry }>();
-    for (const entry of entries) {
-      const raw = entry.rawFilename;
-      byName.set(_latin1Key(raw), { raw, entry });
-    }
-    const names = entries.map((e) => e.rawFilename);
-    const lines: Uint8Array[] = [];
-    for (const raw of _sortBytes(names)) {
-      if (raw.includes(0x0a)) throw _newlineError(display);
-      const { entry } = byName.get(_latin1Key(raw))!;
+  using zip = await ZipArchive.open(path);
+  // Go maps each name to its last entry; duplicates therefore hash the last one's content.
+  const byName = new Map<string, ZipEntry>();
+  for (const entry of zip.entries) byName.set(_latin1Key(entry.rawName), entry);
+  const digests = new Map<string, string>();
+  const lines: Uint8Array[] = [];
+  for (const raw of _sortBytes(zip.entries.map((e) => e.rawName))) {
+    if (raw.includes(0x0a)) throw _newlineError(zip.displayName);
+    const key = _latin1Key(raw);
+    let hex = digests.get(key);
+    if (hex === undefined) {
+      const entry = byName.get(key)!;
       const hash = createHash("sha256");
-      if (!entry.directory) {
-        try {
-          await entry.getData(
-            new WritableStream<Uint8Array>({
-              write(chunk) {
-                hash.update(chunk);
-              },
-            }),
-            { checkCrc32: true },
-          );
-        } catch (cause) {
-          throw new ZipFormatError(
-            display,
-            `cannot read entry "${entry.filename}": ${_message(cause)}`,
-            { cause },
-          );
-        }
-      }
-      lines.push(_summaryLine(hash.digest("hex"), raw));
+      // Directory entries are hashed too (x/mod's quirk); the reader insists they are empty.
+      await zip.read(entry, (chunk) => {
+        hash.update(chunk);
+      });
+      hex = hash.digest("hex");
+      digests.set(key, hex);
     }
-    return _finishHash1(lines);
-  } finally {
-    await zip.close();
+    lines.push(_summaryLine(hex, raw));
   }
+  return _finishHash1(lines);
+}
+
+/**
+ * The `h1:` hash of files whose SHA-256 digests are already known (for example, computed while
+ * the files were written).
+ *
+ * @param files Each file's `/`-separated relative name (a string, or its raw bytes) and the
+ *   lower-case hex SHA-256 of its content. Names must be unique.
+ * @returns `h1:<base64>`.
+ * @throws {TypeError} when a name contains a newline.
+ */
+export function packageHashV1FromDigests(
+  files: Iterable<readonly [name: string | Uint8Array, sha256Hex: string]>,
+): string {
+  const byName = new Map<string, { raw: Uint8Array; hex: string }>();
+  for (const [name, hex] of files) {
+    const raw = typeof name === "string" ? _encoder.encode(name) : name;
+    byName.set(_latin1Key(raw), { raw, hex });
+  }
+  const lines: Uint8Array[] = [];
+  for (const raw of _sortBytes([...byName.values()].map((f) => f.raw))) {
+    if (raw.includes(0x0a)) throw _newlineError("<digests>");
+    lines.push(_summaryLine(byName.get(_latin1Key(raw))!.hex, raw));
+  }
+  return _finishHash1(lines);
 }
 
 /**
@@ -353,47 +355,4 @@ function _latin1Key(raw: Uint8Array): string {
 
 function _newlineError(where: string): TypeError {
   return new TypeError(`Cannot hash "${where}": file names with newlines are not supported`);
-}
-
-function _message(cause: unknown): string {
-  return cause instanceof Error ? cause.message : String(cause);
-}
-
-/**
- * A zip.js reader over a file: positional reads (seek + read loop), serialised so concurrent
- * requests cannot interleave their seeks. Only the requested ranges are held in memory.
- */
-class _FsFileReader extends Reader<Deno.FsFile> {
-  readonly #file: Deno.FsFile;
-  #queue: Promise<unknown> = Promise.resolve();
-
-  constructor(file: Deno.FsFile, size: number) {
-    super(file);
-    this.#file = file;
-    this.size = size;
-  }
-
-  override init(): Promise<void> {
-    return Promise.resolve();
-  }
-
-  override readUint8Array(index: number, length: number): Promise<Uint8Array> {
-    const run = this.#queue.then(() => this.#read(index, length));
-    this.#queue = run.catch(() => undefined);
-    return run;
-  }
-
-  async #read(index: number, length: number): Promise<Uint8Array> {
-    const file = this.#file;
-    const want = Math.max(0, Math.min(length, this.size - index));
-    const out = new Uint8Array(want);
-    await file.seek(index, Deno.SeekMode.Start);
-    let filled = 0;
-    while (filled < want) {
-      const n = await file.read(out.subarray(filled));
-      if (n === null) break;
-      filled += n;
-    }
-    return filled === want ? out : out.subarray(0, filled);
-  }
 }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { Uint8ArrayReader, ZipWriter } from "npm:@zip.js/zip.js@2.24.0";
+import { configure, Uint8ArrayReader, ZipWriter } from "npm:@zip.js/zip.js@2.24.0";
 import {
   hashScheme,
   matchesAnyHash,
@@ -18,6 +18,8 @@ import {
 } from "../../src/registry/hashes.ts";
 import { HashFormatError, ZipFormatError } from "../../src/registry/errors.ts";
 import { DIRHASH, SIGNING } from "./_support/registry_server.ts";
+
+configure({ useWebWorkers: false });
 
 const NULL_H1 = "h1:qjsREM4DqEWECD43FcPqddZ9oxCG+IaMTxvWPciS05g=";
 const NULL_ZH = "zh:299dd806df78cb0537e5c111019eaca6e6b7797e1b63cb37cc6a76f91c6c0782";

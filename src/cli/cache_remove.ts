@@ -18,7 +18,7 @@ export type RemoveOutcome =
   | { removed: false; reason: "absent" | "changed"; info: ObjectInfo | undefined };
 
 /**
- * Deletes the object for `key` (object, sidecar and lock file) under its store lock.
+ * Deletes the object for `key` (object and sidecar; the lock file stays) under its store lock.
  *
  * @param context Cache root and store.
  * @param key A validated cache key.

@@ -605,8 +605,9 @@ export class FileStore implements Store {
   }
 
   /**
-   * Removes an object, its sidecar and its lock file (idempotent). Meant for management commands:
-   * removing a lock file another process holds lets a third process lock a fresh file.
+   * Removes an object and its sidecar (idempotent). The lock file stays: removing a lock file
+   * that another process holds or waits on would let a third process lock a fresh file and fill
+   * the same key at the same time.
    *
    * @param key Cache key.
    */
@@ -614,7 +615,6 @@ export class FileStore implements Store {
     const path = this.objectPath(key);
     await removeQuietly(path);
     await removeQuietly(path + SIDECAR_SUFFIX);
-    await removeQuietly(path + LOCK_SUFFIX);
   }
 
   async *#walk(relativeDir: string): AsyncGenerator<{ key: string; name: string }> {

@@ -114,7 +114,7 @@ export interface Store {
   ): Promise<ObjectInfo>;
   /** Takes the exclusive cross-process lock for `key`. */
   lock(key: string, signal?: AbortSignal): Promise<HeldLock>;
-  /** Removes an object, its sidecar and its lock file (idempotent). */
+  /** Removes an object and its sidecar (idempotent); its lock file stays, so lockers never split. */
   delete(key: string): Promise<void>;
   /** Lists committed objects (keys and metadata), optionally under a key prefix. */
   list(prefix?: string): AsyncIterable<ObjectInfo>;

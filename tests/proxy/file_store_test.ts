@@ -226,7 +226,7 @@ Deno.test("FileStore replacement keeps open readers on the old bytes", async () 
   });
 });
 
-Deno.test("FileStore list skips sidecars, locks, temps and orphans; delete removes everything", async () => {
+Deno.test("FileStore list skips sidecars, locks, temps and orphans; delete keeps only the lock file", async () => {
   await withStore(async (store, root) => {
     const opts = { kind: "artifact" as const, contentType: "text/plain" };
     await store.commit("providers/a/1.zip", ReadableStream.from([enc.encode("1")]), opts);
@@ -248,7 +248,12 @@ Deno.test("FileStore list skips sidecars, locks, temps and orphans; delete remov
 
     await store.delete("providers/a/1.zip");
     await store.delete("providers/a/1.zip");
-    assert.deepEqual(await filesUnder(`${root}/providers/a`), [".tmp-deadbeef", "orphan.zip"]);
+    // The lock file stays so that processes holding or waiting on it never split onto two files.
+    assert.deepEqual(await filesUnder(`${root}/providers/a`), [
+      ".tmp-deadbeef",
+      "1.zip.lock",
+      "orphan.zip",
+    ]);
   });
 });
 

@@ -1,7 +1,9 @@
 /**
  * Wall time and upstream bytes of real `terraform init` runs: straight to the registry
  * (`direct`, the baseline), with terraform's own plugin cache (`TF_PLUGIN_CACHE_DIR`), and
- * through `tfcache run`.
+ * through `tfcache run`: as users run it (`tfcache`, which pre-installs the lock file's providers
+ * from its unpacked cache before `init`) and with `--no-preinstall` (terraform downloads every
+ * zip from the cache over loopback and unpacks it).
  *
  * The configuration needs 3 providers of 50 MiB each (local platform) from the fake upstream
  * registry, which paces every artifact response at 100 MB/s (a fast link, so the figures show
@@ -10,7 +12,9 @@
  * 1. One init at a time, each in a fresh working directory, median of `TFCACHE_BENCH_REPS`
  *    (default 3) rounds with a fresh cache each round: `cold` (empty cache, no lock file),
  *    `warm` (the cache from cold and the lock file cold wrote, like a checkout with a committed
- *    lock file), `warm, no lock` (the cache, no lock file).
+ *    lock file), `warm again` (the same in another fresh directory: the steady state, where
+ *    tfcache's unpacked cache already holds the packages), `warm, no lock` (the cache, no lock
+ *    file).
  * 2. 8 inits started at once in 8 fresh working directories with the lock file, sharing one
  *    empty cache (tfcache's cache dir; one `TF_PLUGIN_CACHE_DIR`): wall time until the last
  *    finishes and bytes fetched from upstream. Terraform documents its plugin cache as unsafe
@@ -40,6 +44,7 @@ import {
   type InitOutcome,
   type InitSetup,
   runInit,
+  setupSlug,
   tfcacheStartupMs,
 } from "./_support/init_runner.ts";
 
@@ -52,7 +57,7 @@ const DEFAULT_REPS = 3;
 const MAX_REPS = 10;
 
 /** The single-init phases, in the order they run within a round. */
-const PHASES = ["cold", "warm", "warm, no lock"] as const;
+const PHASES = ["cold", "warm", "warm again", "warm, no lock"] as const;
 type Phase = typeof PHASES[number];
 
 /** One measured init (or one parallel batch). */
@@ -162,7 +167,8 @@ export async function main(): Promise<number> {
       .filter(([k]) => !k.startsWith("plugin_cache_dir/"))
       .some(([, samples]) => samples.some((s) => s.failures > 0)) ||
       (results.parallel.get("direct")?.failures ?? 0) > 0 ||
-      (results.parallel.get("tfcache")?.failures ?? 0) > 0;
+      (results.parallel.get("tfcache")?.failures ?? 0) > 0 ||
+      (results.parallel.get("tfcache --no-preinstall")?.failures ?? 0) > 0;
     return unexpected ? 1 : 0;
   } finally {
     await registry.close();
@@ -179,9 +185,9 @@ async function singleRound(
   rep: number,
   results: Results,
 ): Promise<string | undefined> {
-  const round = join(tempDir, `round-${rep}-${setup}`);
+  const round = join(tempDir, `round-${rep}-${setupSlug(setup)}`);
   const cacheDir = join(round, "cache");
-  const lockCopy = join(tempDir, `lock-${rep}-${setup}.hcl`);
+  const lockCopy = join(tempDir, `lock-${rep}-${setupSlug(setup)}.hcl`);
   let haveLock = false;
   try {
     for (const phase of PHASES) {
@@ -193,7 +199,7 @@ async function singleRound(
         providers,
         sslCertFile: registry.caFile,
         cacheDir,
-        ...(phase === "warm" && haveLock ? { lockFile: lockCopy } : {}),
+        ...((phase === "warm" || phase === "warm again") && haveLock ? { lockFile: lockCopy } : {}),
       });
       const failed = outcome.code !== 0;
       const sample: Sample = {
@@ -227,7 +233,7 @@ async function parallelBatch(
   setup: InitSetup,
   lockFile: string,
 ): Promise<Sample> {
-  const batch = join(tempDir, `parallel-${setup}`);
+  const batch = join(tempDir, `parallel-${setupSlug(setup)}`);
   const cacheDir = join(batch, "cache");
   await Deno.mkdir(cacheDir, { recursive: true });
   try {

@@ -1,7 +1,8 @@
 /**
- * Runs one `terraform init` in a fresh working directory for the init benchmark, in one of three
+ * Runs one `terraform init` in a fresh working directory for the init benchmark, in one of four
  * setups: straight to the registry (`direct`), with terraform's own plugin cache
- * (`TF_PLUGIN_CACHE_DIR`), or through `tfcache run` (`deno run main.ts run …`).
+ * (`TF_PLUGIN_CACHE_DIR`), or through `tfcache run` (`deno run main.ts run …`) with and without
+ * pre-installing providers.
  *
  * @module
  */
@@ -17,11 +18,30 @@ import {
 
 const MAIN_TS = fileURLToPath(new URL("../../main.ts", import.meta.url));
 
-/** How terraform gets its providers. */
-export type InitSetup = "direct" | "plugin_cache_dir" | "tfcache";
+/**
+ * How terraform gets its providers: `tfcache` is `tfcache run` as users run it (pre-installing
+ * locked providers from the unpacked cache), `tfcache --no-preinstall` leaves every install to
+ * terraform (which downloads each zip from the cache over loopback and unpacks it).
+ */
+export type InitSetup = "direct" | "plugin_cache_dir" | "tfcache" | "tfcache --no-preinstall";
 
 /** Every {@linkcode InitSetup}, baseline first. */
-export const INIT_SETUPS: readonly InitSetup[] = ["direct", "plugin_cache_dir", "tfcache"];
+export const INIT_SETUPS: readonly InitSetup[] = [
+  "direct",
+  "plugin_cache_dir",
+  "tfcache",
+  "tfcache --no-preinstall",
+];
+
+/**
+ * A file-name-safe spelling of a setup.
+ *
+ * @param setup The setup.
+ * @returns e.g. `tfcache-no-preinstall`.
+ */
+export function setupSlug(setup: InitSetup): string {
+  return setup.replaceAll(/[^a-z_]+/g, "-");
+}
 
 /** One init to run. */
 export interface InitSpec {
@@ -75,7 +95,7 @@ export async function runInit(spec: InitSpec): Promise<InitOutcome> {
     extra: spec.setup === "plugin_cache_dir" ? { TF_PLUGIN_CACHE_DIR: spec.cacheDir } : {},
   });
   const terraformArgs = ["init", "-input=false", "-no-color"];
-  const [command, args] = spec.setup === "tfcache"
+  const [command, args] = spec.setup === "tfcache" || spec.setup === "tfcache --no-preinstall"
     ? [Deno.execPath(), [
       "run",
       "--allow-all",
@@ -84,6 +104,7 @@ export async function runInit(spec: InitSpec): Promise<InitOutcome> {
       "run",
       "--cache-dir",
       spec.cacheDir,
+      ...(spec.setup === "tfcache --no-preinstall" ? ["--no-preinstall"] : []),
       "--",
       "terraform",
       ...terraformArgs,

@@ -25,6 +25,8 @@ export interface UserCliConfig {
   hosts: Map<string, Record<string, string>>;
   /** Whether the file has a `provider_installation` block. */
   hasProviderInstallation: boolean;
+  /** Whether the file sets `plugin_cache_dir` (terraform's own shared provider cache). */
+  hasPluginCacheDir: boolean;
 }
 
 /** The CLI config file cannot be read or parsed. */
@@ -88,6 +90,7 @@ export async function loadUserCliConfig(
     credentials: new Map(),
     hosts: new Map(),
     hasProviderInstallation: false,
+    hasPluginCacheDir: false,
   };
   if (path === undefined) return empty;
   let text: string;
@@ -137,6 +140,7 @@ export async function parseUserCliConfig(path: string, text: string): Promise<Us
     credentials,
     hosts,
     hasProviderInstallation: root.provider_installation !== undefined,
+    hasPluginCacheDir: typeof root.plugin_cache_dir === "string" && root.plugin_cache_dir !== "",
   };
 }
 

@@ -134,6 +134,38 @@ export async function openCachedProviderSource(
       if (level === "error") warn(`tfcache: ${level}: ${message}`);
     },
   });
+  const close = () => runtime.close();
+  return {
+    ...providerSourceThroughCache(runtime, options),
+    runtime,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+/** A provider source over a cache somebody else started (and stops). */
+export interface ProviderSourceThroughCache {
+  /** The registry source (through the cache). */
+  readonly source: RegistrySource;
+  /** The HTTP function that only talks to the cache. */
+  readonly fetch: FetchLike;
+  /** {@linkcode flattenMessages} without the cache's (secret) base URL in the text. */
+  describe(error: unknown): string;
+}
+
+/**
+ * Builds a provider source whose every request goes to an already running cache (its HTTP front
+ * end), with package downloads handed over as committed cache files. `tfcache run` uses it to
+ * pre-install providers with the cache it started for the command.
+ *
+ * @param runtime The running cache (not closed by the source).
+ * @param options The cache directory, provider hosts and download observer.
+ * @returns The source, its fetch and an error describer.
+ */
+export function providerSourceThroughCache(
+  runtime: CacheRuntime,
+  options: Pick<CachedProviderSourceOptions, "cacheDir" | "hosts" | "downloads">,
+): ProviderSourceThroughCache {
   const base = runtime.httpBaseUrl.href;
   const fetchThroughCache: FetchLike = async (url: string | URL, init?: FetchLikeInit) => {
     const href = String(url);
@@ -196,16 +228,8 @@ export async function openCachedProviderSource(
     timeoutMs: 120_000,
   });
   const source = new RegistrySource({ client, fetch: locatingFetch });
-  const close = () => runtime.close();
   const describe = (error: unknown) => flattenMessages(error).replaceAll(base, "<tfcache>/");
-  return {
-    runtime,
-    source,
-    fetch: locatingFetch,
-    describe,
-    close,
-    [Symbol.asyncDispose]: close,
-  };
+  return { source, fetch: locatingFetch, describe };
 }
 
 /**

@@ -12,13 +12,20 @@ import { providerServicesUrl } from "../mirrors/provider_paths.ts";
 import { resolveCacheDir } from "./cache_dir.ts";
 import { type CacheRuntime, startCacheRuntime } from "./cache_runtime.ts";
 import { runChild } from "./child_process.ts";
-import { loadUserCliConfig, renderCliConfig } from "./cli_config.ts";
+import { loadUserCliConfig, renderCliConfig, type UserCliConfig } from "./cli_config.ts";
 import type { Command } from "./command.ts";
 import { loadCredentials } from "./credentials.ts";
 import { gitRemoteHost } from "./git_hosts.ts";
 import { lockAfterRun } from "./lock.ts";
 import { describeError } from "./describe_error.ts";
-import { parseRunArgs } from "./run_args.ts";
+import { parseRunArgs, type RunArgs } from "./run_args.ts";
+import {
+  cliSetupBlocker,
+  preinstallProviders,
+  type PreinstallReport,
+  preinstallWarnings,
+} from "./run_preinstall.ts";
+import { detectInit } from "./run_preinstall_args.ts";
 
 /** Registry hosts always routed through the cache. */
 export const DEFAULT_REGISTRY_HOSTS: readonly string[] = [
@@ -42,6 +49,7 @@ Options:
   --report-json FILE      Also write the savings report as JSON to FILE (for CI)
   --lock-platform OS_ARCH After the command succeeds, complete the lock file for this platform
                           (repeatable)
+  --no-preinstall         Do not pre-install providers before "terraform init" (see below)
   -q, --quiet             Do not print the savings report
   -h, --help              Show this help
 
@@ -55,6 +63,18 @@ What it does:
   sources on https:// hosts (and git::http:// hosts) named in the configuration are routed
   through the cache's git mirror.
   The exit status is COMMAND's.
+
+Pre-install (terraform/tofu init with a lock file):
+  Before "terraform init" or "tofu init" in a directory with a .terraform.lock.hcl, the locked
+  providers are linked into .terraform/providers from tfcache's unpacked cache
+  (<cache-dir>/unpacked, shared safely by concurrent runs), so init reports "Using
+  previously-installed" after checking them against the lock file's h1: hashes, and downloads
+  and unpacks nothing. The lock file is left to terraform. It is skipped for init -upgrade,
+  -plugin-dir, -from-module and -get-plugins (also from TF_CLI_ARGS / TF_CLI_ARGS_init), when
+  your CLI configuration has its own provider_installation block or plugin_cache_dir, or
+  TF_PLUGIN_CACHE_DIR or TF_REATTACH_PROVIDERS is set, and for providers whose lock entry has no
+  h1: and zh: hashes. Any failure is a warning ("tfcache: pre-install skipped: ...") and terraform
+  installs normally. --no-preinstall turns it off.
 
 Credentials for upstream registries: TF_TOKEN_<host> / TOFU_TOKEN_<host>, credentials blocks in
 the CLI configuration, and ~/.terraform.d/credentials.tfrc.json.
@@ -79,6 +99,7 @@ async function runRun(args: string[]): Promise<number> {
   const { registryHosts, gitHosts, plainHttpGitHosts } = await scanConfiguration(workDir);
   const runDir = await Deno.makeTempDir({ prefix: "tfcache-run-" });
   let runtime: CacheRuntime | undefined;
+  let preinstall: PreinstallReport | undefined;
   let exitCode = 1;
   try {
     runtime = await startCacheRuntime({
@@ -92,6 +113,20 @@ async function runRun(args: string[]): Promise<number> {
         if (level === "warn" || level === "error") console.error(`tfcache: ${level}: ${message}`);
       },
     });
+    const interrupted = new AbortController();
+    preinstall = await withInterrupt(
+      interrupted,
+      () => maybePreinstall(options, user, env, runtime!, cacheDir, workDir, interrupted.signal),
+    );
+    for (const line of preinstallWarnings(preinstall)) console.error(line);
+    if (interrupted.signal.aborted) return exitCode = 130;
+    if (preinstall.installed.length > 0 && !options.quiet) {
+      const n = preinstall.installed.length;
+      console.error(
+        `tfcache: pre-installed ${n} provider${n === 1 ? "" : "s"} from the shared cache ` +
+          `(${(preinstall.durationMs / 1000).toFixed(2)} s)`,
+      );
+    }
     const hostServices = new Map<string, Record<string, string>>();
     await Promise.all(registryHosts.map(async (host) => {
       hostServices.set(host, {
@@ -151,6 +186,7 @@ async function runRun(args: string[]): Promise<number> {
           cacheDir,
           summary: line,
           stats: runtime.stats.toJSON(),
+          ...(preinstall !== undefined ? { preinstall } : {}),
         };
         await Deno.writeTextFile(options.reportJson, JSON.stringify(report, null, 2) + "\n");
       }
@@ -158,13 +194,66 @@ async function runRun(args: string[]): Promise<number> {
   }
 }
 
-/** The directory terraform runs in: its `-chdir=DIR` option, when given. */
+/**
+ * The directory terraform runs in: its `-chdir=DIR` global option (the last one, as terraform
+ * reads it), when given.
+ */
 function chdirOf(command: string[]): string | undefined {
+  let dir: string | undefined;
   for (const arg of command.slice(1)) {
-    if (arg.startsWith("-chdir=")) return arg.slice("-chdir=".length);
     if (!arg.startsWith("-")) break;
+    if (arg.startsWith("-chdir=")) dir = arg.slice("-chdir=".length);
   }
-  return undefined;
+  return dir;
+}
+
+/**
+ * Pre-installs the locked providers when the command is a `terraform init` / `tofu init` that
+ * allows it and the user's setup leaves provider installation to tfcache.
+ */
+async function maybePreinstall(
+  options: RunArgs,
+  user: UserCliConfig,
+  env: Record<string, string>,
+  runtime: CacheRuntime,
+  cacheDir: string,
+  workDir: string,
+  signal: AbortSignal,
+): Promise<PreinstallReport> {
+  const skip = (reason: string): PreinstallReport => ({
+    status: options.preinstall ? "skipped" : "disabled",
+    reason,
+    installed: [],
+    skipped: [],
+    durationMs: 0,
+  });
+  if (!options.preinstall) return skip("--no-preinstall");
+  const lookup = (name: string) => env[name];
+  const detection = detectInit(options.command, lookup);
+  if (detection.kind !== "init") return skip(detection.reason);
+  const blocker = await cliSetupBlocker(user, lookup);
+  if (blocker !== undefined) return skip(blocker);
+  return await preinstallProviders({ runtime, cacheDir, workDir, env: lookup, signal });
+}
+
+/** Runs `work` with SIGINT/SIGTERM aborting `controller` instead of killing the process. */
+async function withInterrupt<T>(controller: AbortController, work: () => Promise<T>): Promise<T> {
+  const handler = () => controller.abort(new Error("interrupted"));
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  const added: Deno.Signal[] = [];
+  for (const s of signals) {
+    try {
+      Deno.addSignalListener(s, handler);
+      added.push(s);
+    } catch {
+      // Not supported here.
+    }
+  }
+  try {
+    return await work();
+  } finally {
+    for (const s of added) Deno.removeSignalListener(s, handler);
+  }
 }
 
 /**

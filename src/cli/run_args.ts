@@ -17,6 +17,8 @@ export interface RunArgs {
   lockPlatforms: string[];
   /** `--quiet`: no savings line on stderr. */
   quiet: boolean;
+  /** `false` with `--no-preinstall`: never pre-install providers before `terraform init`. */
+  preinstall: boolean;
   /** The command to run and its arguments. */
   command: string[];
 }
@@ -50,6 +52,7 @@ export function parseRunArgs(args: string[]): RunArgs {
         "report-json": { type: "string" },
         "lock-platform": { type: "string", multiple: true },
         quiet: { type: "boolean", short: "q" },
+        "no-preinstall": { type: "boolean" },
       },
     });
   } catch (error) {
@@ -63,6 +66,7 @@ export function parseRunArgs(args: string[]): RunArgs {
     reportJson: parsed.values["report-json"],
     lockPlatforms: parsed.values["lock-platform"] ?? [],
     quiet: parsed.values.quiet ?? false,
+    preinstall: !(parsed.values["no-preinstall"] ?? false),
     command,
   };
 }

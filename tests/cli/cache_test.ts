@@ -22,19 +22,10 @@ import {
   P,
   SOURCE,
 } from "./_support/cache_fixture.ts";
+import { exists } from "./_support/alpha_beta.ts";
 import { runCli } from "./_support/run_cli.ts";
 
 const ALL_KEYS = OBJECTS.map((o) => o.key).sort();
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
 
 Deno.test("cache stats counts objects per group, git clones and unpacked providers", async () => {
   await using fx = await makeFixture();

@@ -21,6 +21,7 @@ import type { LockProvidersResult } from "../../src/cli/lock_run.ts";
 import { parsePlatform } from "../../src/registry/platform.ts";
 import { type FakeRegistry, startFakeRegistry } from "../support/fake_registry.ts";
 import { parseLockFile, writeConfig } from "../support/terraform.ts";
+import { exists } from "./_support/alpha_beta.ts";
 import { runCli } from "./_support/run_cli.ts";
 
 const PLATFORMS = ["linux_amd64", "darwin_arm64", "windows_amd64"];
@@ -85,15 +86,6 @@ async function fixture(): Promise<Fixture> {
     lockText: () => Deno.readTextFile(join(dir, ".terraform.lock.hcl")),
     [Symbol.asyncDispose]: close,
   };
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 Deno.test("lock: h1 per requested platform + zh of every platform; a warm run downloads no zip", async () => {

@@ -19,34 +19,28 @@ import {
   type TerraformSandbox,
   writeConfig,
 } from "../support/terraform.ts";
+import {
+  alphaBetaProviders,
+  BUILTIN_TERRAFORM,
+  exists,
+  PLATFORMS_WITH_LOCAL,
+  writeAlphaBetaConfig,
+} from "./_support/alpha_beta.ts";
 import { runCli } from "./_support/run_cli.ts";
 
-const PLATFORMS = [localPlatform(), "darwin_arm64", "windows_amd64"].filter((p, i, all) =>
-  all.indexOf(p) === i
-);
+const PLATFORMS = PLATFORMS_WITH_LOCAL;
 
 async function startRegistry(): Promise<FakeRegistry> {
   return await startFakeRegistry({
     providers: [
-      { namespace: "tfcache", type: "alpha", versions: ["1.0.0", "1.1.0"], platforms: PLATFORMS },
-      {
-        namespace: "tfcache",
-        type: "beta-gamma",
-        versions: ["0.3.0"],
-        platforms: PLATFORMS,
-        relativeDownloadUrl: true,
-      },
+      ...alphaBetaProviders(PLATFORMS),
       { namespace: "tfcache", type: "signed-badly", versions: ["2.0.0"], platforms: PLATFORMS },
     ],
   });
 }
 
 async function writeProviders(dir: string, registry: FakeRegistry): Promise<void> {
-  await writeConfig(dir, [
-    { name: "alpha", source: `${registry.host}/tfcache/alpha`, version: "~> 1.0" },
-    { name: "beta", source: `${registry.host}/tfcache/beta-gamma` },
-    { name: "terraform", source: "terraform.io/builtin/terraform" },
-  ]);
+  await writeAlphaBetaConfig(dir, registry.host, [BUILTIN_TERRAFORM]);
 }
 
 async function install(
@@ -57,15 +51,6 @@ async function install(
   return await runCli(["providers", "install", "--cache-dir", cacheDir, ...extra, box.workDir], {
     env: box.env,
   });
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Every file under `root` (following symlinked directories) → sha256 and mode, `.locks` aside. */

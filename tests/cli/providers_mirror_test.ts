@@ -14,8 +14,12 @@ import {
   runTerraform,
   terraformPath,
   type TerraformSandbox,
-  writeConfig,
 } from "../support/terraform.ts";
+import {
+  alphaBetaProviders,
+  BUILTIN_TERRAFORM,
+  writeAlphaBetaConfig,
+} from "./_support/alpha_beta.ts";
 import { runCli } from "./_support/run_cli.ts";
 
 const LOCAL = localPlatform();
@@ -24,29 +28,15 @@ const OTHER = LOCAL === "darwin_arm64" ? "linux_amd64" : "darwin_arm64";
 async function startRegistry(): Promise<FakeRegistry> {
   return await startFakeRegistry({
     providers: [
-      {
-        namespace: "tfcache",
-        type: "alpha",
-        versions: ["1.0.0", "1.1.0"],
-        platforms: [LOCAL, OTHER, "windows_amd64"],
-      },
-      {
-        namespace: "tfcache",
-        type: "beta-gamma",
-        versions: ["0.3.0"],
-        platforms: [LOCAL, OTHER],
-        relativeDownloadUrl: true,
-      },
+      ...alphaBetaProviders([LOCAL, OTHER, "windows_amd64"], { betaPlatforms: [LOCAL, OTHER] }),
       { namespace: "tfcache", type: "local-only", versions: ["3.0.0"], platforms: [LOCAL] },
     ],
   });
 }
 
 async function writeProviders(dir: string, registry: FakeRegistry, extra = false): Promise<void> {
-  await writeConfig(dir, [
-    { name: "alpha", source: `${registry.host}/tfcache/alpha`, version: "~> 1.0" },
-    { name: "beta", source: `${registry.host}/tfcache/beta-gamma` },
-    { name: "terraform", source: "terraform.io/builtin/terraform" },
+  await writeAlphaBetaConfig(dir, registry.host, [
+    BUILTIN_TERRAFORM,
     ...(extra ? [{ name: "local", source: `${registry.host}/tfcache/local-only` }] : []),
   ]);
 }

@@ -10,40 +10,24 @@ import {
   createTerraformSandbox,
   parseLockFile,
   runTerraform,
-  terraformPath,
   type TerraformSandbox,
-  writeConfig,
 } from "../support/terraform.ts";
+import {
+  alphaBetaProviders,
+  readLock,
+  skipWithoutTerraform,
+  writeAlphaBetaConfig,
+} from "./_support/alpha_beta.ts";
 import { runCli } from "./_support/run_cli.ts";
 
 const PLATFORMS = ["linux_amd64", "darwin_arm64", "windows_amd64", "linux_arm64"];
 
-function skipWithoutTerraform(name: string): boolean {
-  if (terraformPath() !== undefined) return false;
-  console.log(`SKIP: ${name}: terraform not on PATH`);
-  return true;
-}
-
 async function startRegistry(): Promise<FakeRegistry> {
-  return await startFakeRegistry({
-    providers: [
-      { namespace: "tfcache", type: "alpha", versions: ["1.0.0", "1.1.0"], platforms: PLATFORMS },
-      {
-        namespace: "tfcache",
-        type: "beta-gamma",
-        versions: ["0.3.0"],
-        platforms: PLATFORMS,
-        relativeDownloadUrl: true,
-      },
-    ],
-  });
+  return await startFakeRegistry({ providers: alphaBetaProviders(PLATFORMS) });
 }
 
 async function writeProviders(dir: string, registry: FakeRegistry): Promise<void> {
-  await writeConfig(dir, [
-    { name: "alpha", source: `${registry.host}/tfcache/alpha`, version: "~> 1.0" },
-    { name: "beta", source: `${registry.host}/tfcache/beta-gamma` },
-  ]);
+  await writeAlphaBetaConfig(dir, registry.host);
 }
 
 async function tfcacheInit(
@@ -55,10 +39,6 @@ async function tfcacheInit(
     ["run", "--cache-dir", cacheDir, ...extraArgs, "--", "terraform", "init", "-no-color"],
     { cwd: sandbox.workDir, env: sandbox.env },
   );
-}
-
-async function readLock(dir: string): Promise<string> {
-  return await Deno.readTextFile(join(dir, ".terraform.lock.hcl"));
 }
 
 Deno.test("tfcache run: cold init writes the same lock file as a direct init, warm init works offline", async () => {

@@ -13,15 +13,18 @@ import {
   createTerraformSandbox,
   localPlatform,
   runTerraform,
-  terraformPath,
   type TerraformSandbox,
-  writeConfig,
 } from "../support/terraform.ts";
+import {
+  alphaBetaProviders,
+  PLATFORMS_WITH_LOCAL,
+  readLock,
+  skipWithoutTerraform,
+  writeAlphaBetaConfig,
+} from "./_support/alpha_beta.ts";
 import { runCli } from "./_support/run_cli.ts";
 
-const PLATFORMS = [localPlatform(), "darwin_arm64", "windows_amd64"].filter((p, i, all) =>
-  all.indexOf(p) === i
-);
+const PLATFORMS = PLATFORMS_WITH_LOCAL;
 /** Each zip is bigger than every metadata document of a run put together. */
 const ZIP_SIZE = 300_000;
 const TYPES = [["alpha", "1.1.0"], ["beta-gamma", "0.3.0"]] as const;
@@ -37,40 +40,15 @@ interface RunReport {
   };
 }
 
-function skipWithoutTerraform(name: string): boolean {
-  if (terraformPath() !== undefined) return false;
-  console.log(`SKIP: ${name}: terraform not on PATH`);
-  return true;
-}
-
 async function startRegistry(): Promise<FakeRegistry> {
   return await startFakeRegistry({
-    providers: [
-      {
-        namespace: "tfcache",
-        type: "alpha",
-        versions: ["1.0.0", "1.1.0"],
-        platforms: PLATFORMS,
-        sizeBytes: ZIP_SIZE,
-      },
-      {
-        namespace: "tfcache",
-        type: "beta-gamma",
-        versions: ["0.3.0"],
-        platforms: PLATFORMS,
-        sizeBytes: ZIP_SIZE,
-        relativeDownloadUrl: true,
-      },
-    ],
+    providers: alphaBetaProviders(PLATFORMS, { sizeBytes: ZIP_SIZE }),
   });
 }
 
 async function sandbox(registry: FakeRegistry, cliConfig = ""): Promise<TerraformSandbox> {
   const box = await createTerraformSandbox({ sslCertFile: registry.caFile, cliConfig });
-  await writeConfig(box.workDir, [
-    { name: "alpha", source: `${registry.host}/tfcache/alpha`, version: "~> 1.0" },
-    { name: "beta", source: `${registry.host}/tfcache/beta-gamma` },
-  ]);
+  await writeAlphaBetaConfig(box.workDir, registry.host);
   return box;
 }
 
@@ -108,11 +86,7 @@ async function directInit(box: TerraformSandbox, args: string[] = []): Promise<s
     env: box.env,
   });
   assert.equal(run.code, 0, run.stdout + run.stderr);
-  return await readLock(box);
-}
-
-async function readLock(box: TerraformSandbox): Promise<string> {
-  return await Deno.readTextFile(join(box.workDir, ".terraform.lock.hcl"));
+  return await readLock(box.workDir);
 }
 
 async function writeLock(box: TerraformSandbox, text: string): Promise<void> {
@@ -162,7 +136,7 @@ Deno.test("run pre-install: cold init installs normally; a warm init with the lo
   assert.match(coldRun.report.preinstall?.reason ?? "", /no \.terraform\.lock\.hcl/);
   assert.doesNotMatch(coldRun.stderr, /pre-install/);
   assert.match(coldRun.stdout, /- Installing /);
-  assert.equal(await readLock(cold), directLock);
+  assert.equal(await readLock(cold.workDir), directLock);
 
   for (const [box, label] of [[warm, "first warm"], [again, "second warm"]] as const) {
     await writeLock(box, directLock);
@@ -180,7 +154,7 @@ Deno.test("run pre-install: cold init installs normally; a warm init with the lo
     // No zip body went through the cache's front end (a zip is bigger than all metadata).
     assert.ok(run.report.stats.bytesSaved < ZIP_SIZE, `${label}: ${run.report.stats.bytesSaved}`);
     assert.equal(registry.counters.byKind.zip, 0, "nothing from upstream");
-    assert.equal(await readLock(box), directLock, `${label}: lock file byte-identical`);
+    assert.equal(await readLock(box.workDir), directLock, `${label}: lock file byte-identical`);
     await assertLinkedPackages(box, registry, cacheDir);
   }
 });
@@ -200,7 +174,7 @@ Deno.test("run pre-install: -upgrade and --no-preinstall leave the install to te
   assert.equal(up.report.preinstall?.status, "skipped");
   assert.match(up.report.preinstall?.reason ?? "", /-upgrade/);
   assert.match(up.stdout, /- Installing /);
-  assert.equal(await readLock(upgrade), directLock);
+  assert.equal(await readLock(upgrade.workDir), directLock);
 
   await writeLock(off, directLock);
   const disabled = await tfcacheInit(off, cacheDir, [], ["--no-preinstall"]);
@@ -208,7 +182,7 @@ Deno.test("run pre-install: -upgrade and --no-preinstall leave the install to te
   assert.equal(disabled.report.preinstall?.status, "disabled");
   assert.match(disabled.stdout, /- Installing /);
   assert.ok(disabled.report.stats.bytesSaved >= 2 * ZIP_SIZE, "terraform downloaded the zips");
-  assert.equal(await readLock(off), directLock);
+  assert.equal(await readLock(off.workDir), directLock);
 });
 
 Deno.test("run pre-install: a lock entry whose h1 does not match is left to terraform, which installs it as a direct init does", async () => {
@@ -242,7 +216,7 @@ Deno.test("run pre-install: a lock entry whose h1 does not match is left to terr
   assert.deepEqual(run.report.preinstall?.installed, [`${registry.host}/tfcache/beta-gamma 0.3.0`]);
   assert.match(run.stdout, new RegExp(`- Installing ${escaped(alphaAddr)} v1\\.1\\.0`));
   assert.match(run.stdout, /Using previously-installed .*beta-gamma v0\.3\.0/);
-  assert.equal(await readLock(ours), directLock, "same lock file as the direct init");
+  assert.equal(await readLock(ours.workDir), directLock, "same lock file as the direct init");
   // terraform unpacked alpha into its own directory, not through a link into the shared cache.
   const alphaDir = join(
     ours.workDir,
@@ -282,7 +256,7 @@ Deno.test("run pre-install: 8 concurrent warm inits sharing one cache all succee
     }
     assert.equal(registry.counters.byKind.zip, 2, "each zip fetched from upstream once");
     for (const box of boxes) {
-      assert.equal(await readLock(box), lock);
+      assert.equal(await readLock(box.workDir), lock);
       await assertLinkedPackages(box, registry, cacheDir);
     }
   } finally {

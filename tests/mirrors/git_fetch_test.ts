@@ -1,5 +1,6 @@
 import { join } from "node:path";
-import { assert, assertEquals, assertRejects } from "./_support/assert.ts";
+import assert from "node:assert/strict";
+import { assertRejects } from "./_support/assert.ts";
 import { makeRepo, serveGit } from "./_support/git_repos.ts";
 import { packModuleSource } from "../../src/mirrors/module_source.ts";
 import { ModuleFetchError } from "../../src/mirrors/module_source_errors.ts";
@@ -43,21 +44,24 @@ Deno.test("git sources: refs (tag, branch, full and short SHA, default) over fil
         const out = join(root, `out-${crypto.randomUUID()}`);
         await unpack(packed.path, out);
         const main = await Deno.readTextFile(join(out, "main.tf"));
-        assert(main.includes(`"${expected}"`), `${base}${query}: ${main}`);
-        assert(!(await Deno.stat(join(out, ".git")).then(() => true, () => false)), ".git shipped");
-        assertEquals(
+        assert.ok(main.includes(`"${expected}"`), `${base}${query}: ${main}`);
+        assert.ok(
+          !(await Deno.stat(join(out, ".git")).then(() => true, () => false)),
+          ".git shipped",
+        );
+        assert.deepEqual(
           await Deno.readTextFile(join(out, "modules/child/main.tf")),
           'output "child" { value = "child-v1" }\n',
         );
         hashes.set(query, await sha(packed.path));
       }
       // Same tree → same bytes, whatever the ref spelling.
-      assertEquals(hashes.get("?ref=v1.0.0"), hashes.get(`?ref=${repo.v1}`));
-      assertEquals(hashes.get(""), hashes.get("?ref=main&depth=1"));
+      assert.deepEqual(hashes.get("?ref=v1.0.0"), hashes.get(`?ref=${repo.v1}`));
+      assert.deepEqual(hashes.get(""), hashes.get("?ref=main&depth=1"));
     }
-    assert(server.requests.some((r) => r.startsWith("POST /repo.git/git-upload-pack")));
+    assert.ok(server.requests.some((r) => r.startsWith("POST /repo.git/git-upload-pack")));
     // Nothing left in the temp area.
-    assertEquals(await Array.fromAsync(Deno.readDir(work)), []);
+    assert.deepEqual(await Array.fromAsync(Deno.readDir(work)), []);
   } finally {
     await Deno.remove(root, { recursive: true });
   }
@@ -88,7 +92,7 @@ Deno.test("git sources: an unknown ref or remote fails with git's message and le
         }),
       ModuleFetchError,
     );
-    assertEquals(await Array.fromAsync(Deno.readDir(work)), []);
+    assert.deepEqual(await Array.fromAsync(Deno.readDir(work)), []);
   } finally {
     await Deno.remove(root, { recursive: true });
   }

@@ -1,15 +1,17 @@
 import { join } from "node:path";
-import { assert, assertEquals, assertRejects } from "./_support/assert.ts";
+import assert from "node:assert/strict";
+import { assertRejects } from "./_support/assert.ts";
 import { g, makeRepo, serveGit, writeFiles } from "./_support/git_repos.ts";
 import { MiniCore } from "./_support/mini_core.ts";
 import { startFakeModuleRegistry } from "./_support/fake_module_registry.ts";
 import { gitInsteadOfEnv, GitMirror } from "../../src/mirrors/git_mirror.ts";
 import { ModuleMirror } from "../../src/mirrors/module_mirror.ts";
 import { HttpError } from "../../src/proxy/errors.ts";
+import { terraformPath } from "../support/terraform.ts";
 
 Deno.test("gitInsteadOfEnv builds GIT_CONFIG_* entries after inherited ones", () => {
   const base = new URL("https://127.0.0.1:9/s3cr3t/");
-  assertEquals(
+  assert.deepEqual(
     gitInsteadOfEnv(base, ["GitHub.com"], {
       inherited: { GIT_CONFIG_COUNT: "2" },
       ssh: true,
@@ -30,7 +32,7 @@ Deno.test("gitInsteadOfEnv builds GIT_CONFIG_* entries after inherited ones", ()
 });
 
 Deno.test("gitInsteadOfEnv routes plain-HTTP hosts to the git-http namespace", () => {
-  assertEquals(
+  assert.deepEqual(
     gitInsteadOfEnv(new URL("http://127.0.0.1:9/s/"), ["github.com"], {
       plainHttpHosts: ["127.0.0.1:8080"],
     }),
@@ -53,12 +55,12 @@ Deno.test("git mirror: git-http paths only for listed hosts, with their own keys
     path,
     ctx,
   );
-  assertEquals(route.key, "git-http/127.0.0.1:8080/o/r.json");
-  assertEquals(
+  assert.deepEqual(route.key, "git-http/127.0.0.1:8080/o/r.json");
+  assert.deepEqual(
     mirror.repoDir("127.0.0.1:8080", "o/r", "http"),
     join("/cache", "git-mirrors-http", "127.0.0.1:8080", "o", "r.git"),
   );
-  assertEquals(
+  assert.deepEqual(
     mirror.repoDir("127.0.0.1:8080", "o/r"),
     join("/cache", "git-mirrors", "127.0.0.1:8080", "o", "r.git"),
   );
@@ -67,7 +69,7 @@ Deno.test("git mirror: git-http paths only for listed hosts, with their own keys
     () => mirror.route(new Request(`http://x/${other}?service=git-upload-pack`), other, ctx),
     HttpError,
   );
-  assertEquals((e as HttpError).status, 404);
+  assert.deepEqual((e as HttpError).status, 404);
 });
 
 Deno.test("git mirror refuses pushes, dumb HTTP and bad paths", async () => {
@@ -87,7 +89,7 @@ Deno.test("git mirror refuses pushes, dumb HTTP and bad paths", async () => {
       () => mirror.route(req(u, method), u.split("?")[0] ?? "", ctx),
       HttpError,
     );
-    assertEquals((e as HttpError).status, status, u);
+    assert.deepEqual((e as HttpError).status, status, u);
   }
 });
 
@@ -95,41 +97,56 @@ function envFor(extra: Record<string, string>): Record<string, string> {
   return { PATH: Deno.env.get("PATH") ?? "", ...extra };
 }
 
+/** A git mirror under `root/cache` that fetches from plain-HTTP upstreams. */
+function httpGitMirror(root: string): GitMirror {
+  return new GitMirror({
+    root: join(root, "cache"),
+    upstreamUrl: (host, path) => `http://${host}/${path}`,
+  });
+}
+
+/** A clean environment in which git reaches `upstreamHost` only through `core`. */
+function gitEnvVia(root: string, core: MiniCore, upstreamHost: string): Record<string, string> {
+  return envFor({
+    HOME: root,
+    GIT_CONFIG_NOSYSTEM: "1",
+    ...gitInsteadOfEnv(core.baseUrl, [upstreamHost], { schemes: ["http"] }),
+  });
+}
+
+/** Runs git with only `env`; asserts it succeeded and returns its stdout. */
+async function runGit(env: Record<string, string>, ...args: string[]): Promise<string> {
+  const out = await new Deno.Command("git", {
+    args,
+    env,
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.deepEqual(out.code, 0, new TextDecoder().decode(out.stderr));
+  return new TextDecoder().decode(out.stdout);
+}
+
 Deno.test("git mirror: git clone through the cache, then again with upstream stopped", async () => {
   const root = await Deno.makeTempDir();
   try {
     const repo = await makeRepo(root);
     const upstream = serveGit(root);
-    const mirror = new GitMirror({
-      root: join(root, "cache"),
-      upstreamUrl: (host, path) => `http://${host}/${path}`,
-    });
-    await using core = new MiniCore([mirror]);
-    const env = envFor({
-      HOME: root,
-      GIT_CONFIG_NOSYSTEM: "1",
-      ...gitInsteadOfEnv(core.baseUrl, [upstream.host], { schemes: ["http"] }),
-    });
+    await using core = new MiniCore([httpGitMirror(root)]);
+    const env = gitEnvVia(root, core, upstream.host);
     const clone = async (dest: string, ...args: string[]) => {
-      const out = await new Deno.Command("git", {
-        args: ["clone", "--quiet", ...args, "--", `${upstream.url}repo.git`, dest],
-        env,
-        clearEnv: true,
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+      await runGit(env, "clone", "--quiet", ...args, "--", `${upstream.url}repo.git`, dest);
     };
     await clone(join(root, "c1"), "-b", "v1.0.0", "--depth", "1");
-    assert((await Deno.readTextFile(join(root, "c1/main.tf"))).includes('"v1"'));
+    assert.ok((await Deno.readTextFile(join(root, "c1/main.tf"))).includes('"v1"'));
     const upstreamHits = upstream.requests.length;
-    assert(upstreamHits > 0, "the cache should have fetched from upstream");
+    assert.ok(upstreamHits > 0, "the cache should have fetched from upstream");
     await upstream.stop();
     await clone(join(root, "c2"));
-    assertEquals(await g(join(root, "c2"), "rev-parse", "HEAD"), `${repo.main}\n`);
+    assert.deepEqual(await g(join(root, "c2"), "rev-parse", "HEAD"), `${repo.main}\n`);
     await clone(join(root, "c3"), "-b", "feature");
-    assertEquals(await g(join(root, "c3"), "rev-parse", "HEAD"), `${repo.feature}\n`);
-    assertEquals(core.fills.filter((k) => k.startsWith("git/")).length, 1);
+    assert.deepEqual(await g(join(root, "c3"), "rev-parse", "HEAD"), `${repo.feature}\n`);
+    assert.deepEqual(core.fills.filter((k) => k.startsWith("git/")).length, 1);
   } finally {
     await Deno.remove(root, { recursive: true });
   }
@@ -140,53 +157,27 @@ Deno.test("git mirror: refreshes on TTL and serves the old clone when upstream i
   try {
     const repo = await makeRepo(root);
     const upstream = serveGit(root);
-    const mirror = new GitMirror({
-      root: join(root, "cache"),
-      upstreamUrl: (host, path) => `http://${host}/${path}`,
-    });
-    await using core = new MiniCore([mirror], { ttlMs: 0 });
-    const env = envFor({
-      HOME: root,
-      GIT_CONFIG_NOSYSTEM: "1",
-      ...gitInsteadOfEnv(core.baseUrl, [upstream.host], { schemes: ["http"] }),
-    });
-    const lsRemote = async () => {
-      const out = await new Deno.Command("git", {
-        args: ["ls-remote", `${upstream.url}repo.git`, "refs/heads/main"],
-        env,
-        clearEnv: true,
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
-      return new TextDecoder().decode(out.stdout).split("\t")[0];
-    };
-    assertEquals(await lsRemote(), repo.main);
+    await using core = new MiniCore([httpGitMirror(root)], { ttlMs: 0 });
+    const env = gitEnvVia(root, core, upstream.host);
+    const lsRemote = async () =>
+      (await runGit(env, "ls-remote", `${upstream.url}repo.git`, "refs/heads/main")).split("\t")[0];
+    assert.deepEqual(await lsRemote(), repo.main);
     await writeFiles(repo.work, { "new.tf": "x" });
     await g(repo.work, "add", ".");
     await g(repo.work, "commit", "--quiet", "-m", "new");
     await g(repo.work, "push", "--quiet", repo.bare, "main");
     const newMain = (await g(repo.work, "rev-parse", "HEAD")).trim();
-    assertEquals(await lsRemote(), newMain);
+    assert.deepEqual(await lsRemote(), newMain);
     await upstream.stop();
-    assertEquals(await lsRemote(), newMain); // refresh fails, old clone served
+    assert.deepEqual(await lsRemote(), newMain); // refresh fails, old clone served
     const state = JSON.parse(
       new TextDecoder().decode(core.objects.get(`git/${upstream.host}/repo.json`)?.bytes),
     );
-    assert(typeof state.staleBecause === "string");
+    assert.ok(typeof state.staleBecause === "string");
   } finally {
     await Deno.remove(root, { recursive: true });
   }
 });
-
-function terraformPath(): string | undefined {
-  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
-    try {
-      if (Deno.statSync(join(dir, "terraform")).isFile) return join(dir, "terraform");
-    } catch { /* next */ }
-  }
-  return undefined;
-}
 
 Deno.test("terraform 1.11 installs git:: and registry modules through the cache, then offline", async () => {
   const terraform = terraformPath();
@@ -206,10 +197,7 @@ Deno.test("terraform 1.11 installs git:: and registry modules through the cache,
         location: `git::${upstream.url}repo.git//modules/child?ref=v1.0.0`,
       }]]),
     );
-    const git = new GitMirror({
-      root: join(root, "cache"),
-      upstreamUrl: (h, p) => `http://${h}/${p}`,
-    });
+    const git = httpGitMirror(root);
     const modules = new ModuleMirror({ discover: () => Promise.resolve(registry.modulesV1) });
     await using core = new MiniCore([modules, git]);
     const rc = join(root, "terraform.rc");
@@ -252,7 +240,7 @@ output "reg" { value = module.reg.child }
         stderr: "piped",
       }).output();
       const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-      assertEquals(out.code, 0, text);
+      assert.deepEqual(out.code, 0, text);
       return text;
     };
     await init(join(root, "w1"));
@@ -268,23 +256,23 @@ output "reg" { value = module.reg.child }
       `terraform keeps .git for direct git modules: ${hasGitDir}; for registry modules via _source: ${regHasGitDir}`,
     );
     const modulesJson = await Deno.readTextFile(join(root, "w1/.terraform/modules/modules.json"));
-    assert(
+    assert.ok(
       modulesJson.includes(`git::${upstream.url}repo.git?ref=v1.0.0`),
       "terraform records the original source",
     );
-    assert(upstream.requests.length > 0);
-    assert(core.fills.some((k) => k.startsWith("git/")));
-    assert(core.fills.some((k) => k.startsWith("modules/_source/")));
+    assert.ok(upstream.requests.length > 0);
+    assert.ok(core.fills.some((k) => k.startsWith("git/")));
+    assert.ok(core.fills.some((k) => k.startsWith("modules/_source/")));
     // Upstream git server and registry gone: the cache serves everything.
     await upstream.stop();
     await registry.stop();
     await init(join(root, "w2"));
-    assert(
+    assert.ok(
       (await Deno.readTextFile(join(root, "w2/.terraform/modules/direct/main.tf"))).includes(
         '"v1"',
       ),
     );
-    assert(
+    assert.ok(
       (await Deno.readTextFile(join(root, "w2/.terraform/modules/shallow/modules/child/main.tf")))
         .includes("child-v1"),
     );

@@ -1,5 +1,6 @@
 import { join } from "node:path";
-import { assert, assertEquals, assertRejects } from "./_support/assert.ts";
+import assert from "node:assert/strict";
+import { assertRejects } from "./_support/assert.ts";
 import { startFakeModuleRegistry } from "./_support/fake_module_registry.ts";
 import { MiniCore } from "./_support/mini_core.ts";
 import { gzip, rawTar } from "./_support/raw_tar.ts";
@@ -15,32 +16,32 @@ Deno.test("parseDownloadResponse: header, JSON and both forms, relative values r
   const h = (v: string) => new Headers({ "X-Terraform-Get": v });
   const empty = new Uint8Array();
   const json = (o: unknown) => new TextEncoder().encode(JSON.stringify(o));
-  assertEquals(parseDownloadResponse(204, h("git::https://g/r.git?ref=v1"), empty, dl), {
+  assert.deepEqual(parseDownloadResponse(204, h("git::https://g/r.git?ref=v1"), empty, dl), {
     source: "git::https://g/r.git?ref=v1",
     form: "header",
   });
-  assertEquals(
+  assert.deepEqual(
     parseDownloadResponse(200, h("https://x/a.zip"), json({ location: "https://y/b.zip" }), dl),
     { source: "https://y/b.zip", form: "both", headerSource: "https://x/a.zip" },
   );
-  assertEquals(
+  assert.deepEqual(
     parseDownloadResponse(200, h("/m.zip"), json({ location: "https://r.example/m.zip" }), dl),
     { source: "https://r.example/m.zip", form: "both" },
   );
-  assertEquals(
+  assert.deepEqual(
     parseDownloadResponse(200, new Headers(), json({ location: "https://y/b.zip" }), dl),
     { source: "https://y/b.zip", form: "json" },
   );
-  assertEquals(parseDownloadResponse(200, h("https://x/a.zip"), json({}), dl).form, "header");
-  assertEquals(
+  assert.deepEqual(parseDownloadResponse(200, h("https://x/a.zip"), json({}), dl).form, "header");
+  assert.deepEqual(
     parseDownloadResponse(204, h("./archive/m.tar.gz//sub"), empty, dl).source,
     "https://r.example/v1/modules/a/b/c/1.0.0/archive/m.tar.gz//sub",
   );
-  assertEquals(
+  assert.deepEqual(
     parseDownloadResponse(204, h("../m.zip"), empty, dl).source,
     "https://r.example/v1/modules/a/b/c/m.zip",
   );
-  assertEquals(
+  assert.deepEqual(
     parseDownloadResponse(204, h("/files/m.tgz?x=1"), empty, dl).source,
     "https://r.example/files/m.tgz?x=1",
   );
@@ -50,7 +51,7 @@ Deno.test("parseDownloadResponse: header, JSON and both forms, relative values r
   } catch (e) {
     err = e;
   }
-  assert(err instanceof HttpError && err.status === 502);
+  assert.ok(err instanceof HttpError && err.status === 502);
 });
 
 function setup() {
@@ -79,24 +80,24 @@ Deno.test("module mirror: versions cached, unknown module 404, passthrough uncac
   const versions = new URL(`modules/${HOST}/ns/mod/aws/versions`, core.baseUrl);
   for (let i = 0; i < 2; i++) {
     const r = await fetch(versions);
-    assertEquals(r.status, 200);
-    assertEquals((await r.json()).modules[0].versions, [{ version: "1.0.0" }]);
+    assert.deepEqual(r.status, 200);
+    assert.deepEqual((await r.json()).modules[0].versions, [{ version: "1.0.0" }]);
   }
-  assertEquals(registry.requests.filter((r) => r.endsWith("/versions")).length, 1);
-  assertEquals(core.fills, [`modules/${HOST}/ns/mod/aws/versions.json`]);
+  assert.deepEqual(registry.requests.filter((r) => r.endsWith("/versions")).length, 1);
+  assert.deepEqual(core.fills, [`modules/${HOST}/ns/mod/aws/versions.json`]);
   const missing = await fetch(new URL(`modules/${HOST}/ns/nope/aws/versions`, core.baseUrl));
-  assertEquals(missing.status, 404);
+  assert.deepEqual(missing.status, 404);
   await missing.body?.cancel();
   const missingVersion = await fetch(
     new URL(`modules/${HOST}/ns/mod/aws/9.9.9/download`, core.baseUrl),
   );
-  assertEquals(missingVersion.status, 404);
+  assert.deepEqual(missingVersion.status, 404);
   await missingVersion.body?.cancel();
   const other = await fetch(new URL(`modules/${HOST}/ns/mod/aws`, core.baseUrl));
-  assertEquals(other.status, 404); // fake answers 404 for the module detail endpoint
+  assert.deepEqual(other.status, 404); // fake answers 404 for the module detail endpoint
   await other.body?.cancel();
-  assert(registry.requests.includes("GET /v1/modules/ns/mod/aws"));
-  assert(!core.objects.has(`modules/${HOST}/ns/mod/aws`));
+  assert.ok(registry.requests.includes("GET /v1/modules/ns/mod/aws"));
+  assert.ok(!core.objects.has(`modules/${HOST}/ns/mod/aws`));
 });
 
 Deno.test("module mirror: header form, relative archive, subdir, _source artifact cached", async () => {
@@ -116,24 +117,24 @@ Deno.test("module mirror: header form, relative archive, subdir, _source artifac
   );
   const dl = new URL(`modules/${HOST}/ns/mod/aws/1.0.0/download`, core.baseUrl);
   const r = await fetch(dl);
-  assertEquals(r.status, 204);
+  assert.deepEqual(r.status, 204);
   const location = r.headers.get("X-Terraform-Get") ?? "";
   const m = new RegExp(`^${core.baseUrl.href}modules/_source/([0-9a-f]{64})\\.tar\\.gz//sub$`).exec(
     location,
   );
-  assert(m !== null, location);
-  assertEquals(mirror.sourceFor(m[1] ?? ""), `http::${registry.url}files/m.tar.gz`);
+  assert.ok(m !== null, location);
+  assert.deepEqual(mirror.sourceFor(m[1] ?? ""), `http::${registry.url}files/m.tar.gz`);
   const artifactUrl = location.replace(/\/\/sub$/, "");
   const head = await fetch(artifactUrl, { method: "HEAD" });
-  assertEquals(head.status, 200);
+  assert.deepEqual(head.status, 200);
   const a = new Uint8Array(await (await fetch(artifactUrl)).arrayBuffer());
   const b = new Uint8Array(await (await fetch(artifactUrl)).arrayBuffer());
-  assertEquals(a, b);
-  assertEquals(registry.requests.filter((x) => x.includes("/files/")).length, 1);
+  assert.deepEqual(a, b);
+  assert.deepEqual(registry.requests.filter((x) => x.includes("/files/")).length, 1);
   const out = await Deno.makeTempDir();
   try {
     await extractTar(new Blob([a]).stream().pipeThrough(new DecompressionStream("gzip")), out);
-    assertEquals(await Deno.readTextFile(join(out, "sub/main.tf")), "sub");
+    assert.deepEqual(await Deno.readTextFile(join(out, "sub/main.tf")), "sub");
   } finally {
     await Deno.remove(out, { recursive: true });
   }
@@ -141,12 +142,15 @@ Deno.test("module mirror: header form, relative archive, subdir, _source artifac
   const before = registry.requests.length;
   const again = await fetch(dl);
   await again.body?.cancel();
-  assertEquals(again.headers.get("X-Terraform-Get"), location);
-  assertEquals(registry.requests.length, before);
+  assert.deepEqual(again.headers.get("X-Terraform-Get"), location);
+  assert.deepEqual(registry.requests.length, before);
   const cached = new TextDecoder().decode(
     core.objects.get(`modules/${HOST}/ns/mod/aws/1.0.0/download.json`)?.bytes,
   );
-  assert(!cached.includes(core.baseUrl.host), "the cached resolution must not embed the cache URL");
+  assert.ok(
+    !cached.includes(core.baseUrl.host),
+    "the cached resolution must not embed the cache URL",
+  );
 });
 
 Deno.test("module mirror: JSON form, git source with subdir, unsupported sources unchanged", async () => {
@@ -164,26 +168,26 @@ Deno.test("module mirror: JSON form, git source with subdir, unsupported sources
       ]),
     );
     const r = await fetch(new URL(`modules/${HOST}/ns/git/aws/1.0.0/download`, core.baseUrl));
-    assertEquals(r.status, 200);
+    assert.deepEqual(r.status, 200);
     const { location } = await r.json();
-    assert(
+    assert.ok(
       location.startsWith(`${core.baseUrl.href}modules/_source/`) &&
         location.endsWith(".tar.gz//modules/child"),
       location,
     );
     const tgz = await fetch(location.replace(/\/\/modules\/child$/, ""));
-    assertEquals(tgz.headers.get("content-type"), "application/gzip");
+    assert.deepEqual(tgz.headers.get("content-type"), "application/gzip");
     const out = join(root, "out");
     await Deno.mkdir(out);
     await extractTar(tgz.body!.pipeThrough(new DecompressionStream("gzip")), out);
-    assertEquals(
+    assert.deepEqual(
       await Deno.readTextFile(join(out, "main.tf")),
       'output "version" { value = "v1" }\n',
     );
     const s3 =
       await (await fetch(new URL(`modules/${HOST}/ns/git/aws/2.0.0/download`, core.baseUrl)))
         .json();
-    assertEquals(s3.location, "s3::https://s3.amazonaws.com/bucket/m.zip");
+    assert.deepEqual(s3.location, "s3::https://s3.amazonaws.com/bucket/m.zip");
   } finally {
     await Deno.remove(root, { recursive: true });
   }
@@ -194,8 +198,8 @@ Deno.test("module mirror: unknown _source ids and malformed paths are refused", 
   await using _r = registry;
   await using _c = core;
   const r = await fetch(new URL(`modules/_source/${"a".repeat(64)}.tar.gz`, core.baseUrl));
-  assertEquals(r.status, 404);
-  assert((await r.text()).includes("download endpoint"));
+  assert.deepEqual(r.status, 404);
+  assert.ok((await r.text()).includes("download endpoint"));
   const ctx = { fetch, signal: new AbortController().signal, baseUrl: core.baseUrl };
   for (
     const path of [

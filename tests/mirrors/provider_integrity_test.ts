@@ -40,49 +40,50 @@ Deno.test("requiresOfficialSignature() is true only for registry.terraform.io/ha
   assert.ok(!requiresOfficialSignature({ ...OFFICIAL, host: "example.com" }));
 });
 
-Deno.test("verifyChecksumsSignature() accepts a community signature by an offered key", async () => {
-  const { armored, keyId, sig } = await signed();
-  const auth = await verifyChecksumsSignature({
-    provider: COMMUNITY,
+type SignedSums = Awaited<ReturnType<typeof signed>>;
+
+/** Verifies `sums` (default {@linkcode SUMS}) for `provider`, offering the key that signed it. */
+function verify(
+  provider: typeof COMMUNITY,
+  { armored, keyId, sig }: SignedSums,
+  sums: Uint8Array = SUMS,
+): ReturnType<typeof verifyChecksumsSignature> {
+  return verifyChecksumsSignature({
+    provider,
     version: "1.0.0",
-    sums: SUMS,
+    sums,
     signature: sig,
     keys: [{ ascii_armor: armored, key_id: keyId }],
     sumsUrl: "https://example.com/SHA256SUMS",
   });
-  assert.equal(auth.keyId, keyId);
+}
+
+/** The error `verifying` rejects with, checked to be a 502 {@linkcode HttpError}. */
+async function refusal(verifying: Promise<unknown>): Promise<HttpError> {
+  const error = await verifying.then(() => undefined, (e: unknown) => e);
+  assert.ok(error instanceof HttpError, `expected an HttpError, got ${String(error)}`);
+  assert.equal(error.status, 502);
+  return error;
+}
+
+Deno.test("verifyChecksumsSignature() accepts a community signature by an offered key", async () => {
+  const key = await signed();
+  const auth = await verify(COMMUNITY, key);
+  assert.equal(auth.keyId, key.keyId);
   assert.equal(auth.kind, "community");
 });
 
 Deno.test("verifyChecksumsSignature() refuses hashicorp/* not signed by HashiCorp's key", async () => {
-  const { armored, keyId, sig } = await signed();
-  const error = await verifyChecksumsSignature({
-    provider: OFFICIAL,
-    version: "1.0.0",
-    sums: SUMS,
-    signature: sig,
-    keys: [{ ascii_armor: armored, key_id: keyId }],
-    sumsUrl: "https://example.com/SHA256SUMS",
-  }).then(() => undefined, (e: unknown) => e);
-  assert.ok(error instanceof HttpError);
-  assert.equal(error.status, 502);
+  const key = await signed();
+  const error = await refusal(verify(OFFICIAL, key));
   assert.match(error.message, /Invalid signature/);
-  assert.ok(error.message.includes(keyId) && error.message.includes(HASHICORP_KEY_ID));
+  assert.ok(error.message.includes(key.keyId) && error.message.includes(HASHICORP_KEY_ID));
 });
 
 Deno.test("verifyChecksumsSignature() refuses an altered document and names the key id", async () => {
-  const { armored, keyId, sig } = await signed();
+  const key = await signed();
   const altered = SUMS.slice();
   altered[0] = 0x62;
-  const error = await verifyChecksumsSignature({
-    provider: COMMUNITY,
-    version: "1.0.0",
-    sums: altered,
-    signature: sig,
-    keys: [{ ascii_armor: armored, key_id: keyId }],
-    sumsUrl: "https://example.com/SHA256SUMS",
-  }).then(() => undefined, (e: unknown) => e);
-  assert.ok(error instanceof HttpError);
-  assert.equal(error.status, 502);
-  assert.match(error.message, new RegExp(`Invalid signature.*key id ${keyId}`));
+  const error = await refusal(verify(COMMUNITY, key, altered));
+  assert.match(error.message, new RegExp(`Invalid signature.*key id ${key.keyId}`));
 });

@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { BlobReader, TextReader, Uint8ArrayWriter, ZipWriter } from "npm:@zip.js/zip.js@2.24.0";
-import { assert, assertEquals, assertRejects } from "./_support/assert.ts";
+import assert from "node:assert/strict";
+import { assertRejects } from "./_support/assert.ts";
 import { gzip, type RawEntry, rawTar } from "./_support/raw_tar.ts";
 import { extractTar, packDirectory } from "../../src/mirrors/tarball.ts";
 import { fetchArchive } from "../../src/mirrors/archive_fetch.ts";
@@ -44,13 +45,13 @@ Deno.test("packDirectory is deterministic and normalises metadata", async () => 
     await Deno.utime(join(b, "main.tf"), 1, 1_000_000);
     await packDirectory(a, join(root, "a.tgz"));
     await packDirectory(b, join(root, "b.tgz"));
-    assertEquals(await sha256File(join(root, "a.tgz")), await sha256File(join(root, "b.tgz")));
+    assert.deepEqual(await sha256File(join(root, "a.tgz")), await sha256File(join(root, "b.tgz")));
     const gz = await Deno.readFile(join(root, "a.tgz"));
-    assertEquals([...gz.subarray(0, 10)].slice(3), [0, 0, 0, 0, 0, gz[8] ?? -1, 255]);
+    assert.deepEqual([...gz.subarray(0, 10)].slice(3), [0, 0, 0, 0, 0, gz[8] ?? -1, 255]);
     const out = join(root, "out");
     await Deno.mkdir(out);
     await extractTar(new Blob([gz]).stream().pipeThrough(new DecompressionStream("gzip")), out);
-    assertEquals(await listTree(out), [
+    assert.deepEqual(await listTree(out), [
       "bin/",
       "bin/run.sh",
       "link.tf",
@@ -59,9 +60,9 @@ Deno.test("packDirectory is deterministic and normalises metadata", async () => 
       "sub/a.tf",
       "sub/b.tf",
     ]);
-    assertEquals((await Deno.stat(join(out, "bin/run.sh"))).mode! & 0o777, 0o755);
-    assertEquals((await Deno.stat(join(out, "main.tf"))).mode! & 0o777, 0o644);
-    assertEquals(await Deno.readTextFile(join(out, "link.tf")), "z");
+    assert.deepEqual((await Deno.stat(join(out, "bin/run.sh"))).mode! & 0o777, 0o755);
+    assert.deepEqual((await Deno.stat(join(out, "main.tf"))).mode! & 0o777, 0o644);
+    assert.deepEqual(await Deno.readTextFile(join(out, "link.tf")), "z");
   } finally {
     await Deno.remove(root, { recursive: true });
   }
@@ -131,7 +132,7 @@ for (const [label, entries, message] of attacks) {
         UnsafeArchiveError,
         message,
       );
-      assertEquals(await listTree(tmp), []);
+      assert.deepEqual(await listTree(tmp), []);
     } finally {
       await Deno.remove(tmp, { recursive: true });
     }
@@ -156,7 +157,7 @@ Deno.test("fetchArchive bounds the total unpacked size (zip bomb style)", async 
       UnsafeArchiveError,
       "more than 4096 bytes",
     );
-    assertEquals(await listTree(tmp), []);
+    assert.deepEqual(await listTree(tmp), []);
     await assertRejects(
       () =>
         packModuleSource("https://example.test/m.tgz", {
@@ -167,7 +168,7 @@ Deno.test("fetchArchive bounds the total unpacked size (zip bomb style)", async 
       Error,
       "limit",
     );
-    assertEquals(await listTree(tmp), []);
+    assert.deepEqual(await listTree(tmp), []);
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
@@ -203,10 +204,10 @@ Deno.test("tar.gz and zip of the same tree pack to identical bytes", async () =>
       fetch: () => Promise.resolve(new Response(tgz)),
       tempDir: tmp,
     });
-    assertEquals(await sha256File(z.path), await sha256File(t.path));
+    assert.deepEqual(await sha256File(z.path), await sha256File(t.path));
     await z.dispose();
     await t.dispose();
-    assertEquals(await listTree(tmp), []);
+    assert.deepEqual(await listTree(tmp), []);
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
@@ -231,7 +232,7 @@ Deno.test("zip extraction refuses escaping symlinks (zip.js itself refuses to wr
         UnsafeArchiveError,
         message,
       );
-      assertEquals(await listTree(tmp), []);
+      assert.deepEqual(await listTree(tmp), []);
     }
   } finally {
     await Deno.remove(tmp, { recursive: true });
@@ -249,12 +250,12 @@ Deno.test("fetchArchive reports upstream status errors", async () => {
       UpstreamStatusError,
       "403",
     );
-    assert((await listTree(tmp)).length === 0);
+    assert.ok((await listTree(tmp)).length === 0);
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
 });
 
 Deno.test("BlobReader import stays used", () => {
-  assert(typeof BlobReader === "function");
+  assert.ok(typeof BlobReader === "function");
 });

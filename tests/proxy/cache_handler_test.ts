@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
-import { type CacheHandlerOptions, createCacheHandler } from "../../src/proxy/cache_handler.ts";
+import { createCacheHandler } from "../../src/proxy/cache_handler.ts";
 import { HttpError, IntegrityError } from "../../src/proxy/errors.ts";
 import { FileStore } from "../../src/proxy/file_store.ts";
 import { serveHttp } from "../../src/proxy/http_server.ts";
-import type { Route } from "../../src/proxy/route.ts";
 import {
   filesUnder,
   patternBytes,
@@ -11,61 +10,15 @@ import {
   sha256Hex,
   startUpstream,
   testMirror,
-  type TestUpstream,
 } from "./_support/fixtures.ts";
+import { artifactRoute, BASE, withCache } from "./_support/cache_harness.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 const MINUTE = 60 * 1000;
-const BASE = "http://cache.test/";
 const FILL_CLIENT = new URL("./_support/fill_client.ts", import.meta.url).pathname;
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-interface Harness {
-  root: string;
-  store: FileStore;
-  handler: ReturnType<typeof createCacheHandler>;
-  get(path: string, init?: RequestInit): Promise<Response>;
-  logs: string[];
-}
-
-/** Runs `fn` with a cache handler over a fresh cache dir; always shuts everything down. */
-async function withCache(
-  upstream: TestUpstream | undefined,
-  toRoute: (path: string) => Route,
-  fn: (h: Harness) => Promise<void>,
-  extra: Partial<CacheHandlerOptions> & { storeNow?: () => number } = {},
-): Promise<void> {
-  const root = await Deno.makeTempDir({ prefix: "tfcache-handler-" });
-  const { storeNow, ...handlerOptions } = extra;
-  const store = new FileStore(root, storeNow ? { now: storeNow } : {});
-  const logs: string[] = [];
-  const handler = createCacheHandler({
-    store,
-    mirrors: [testMirror((path) => toRoute(path))],
-    upstream: plainUpstream,
-    log: (level, message) => logs.push(`${level}: ${message}`),
-    ...handlerOptions,
-  });
-  try {
-    await fn({
-      root,
-      store,
-      handler,
-      logs,
-      get: (path, init) => handler.handle(new Request(BASE + path, init)),
-    });
-  } finally {
-    await handler.shutdown();
-    await upstream?.close();
-    await Deno.remove(root, { recursive: true });
-  }
-}
-
-function artifactRoute(upstream: TestUpstream, name = "obj.bin"): (path: string) => Route {
-  return (path) => ({ key: path, kind: "artifact", upstream: { url: upstream.url + name } });
-}
 
 /** Files that are objects or sidecars (not lock files). */
 async function visibleFiles(root: string): Promise<string[]> {

@@ -17,140 +17,86 @@ const policy = (ttl: number, swr: number, sie = 0) => ({
   staleIfErrorMs: sie,
 });
 
-Deno.test("freshness table", () => {
-  const rows: Array<{
-    name: string;
-    kind: "metadata" | "artifact";
-    age: number;
-    ttl: number;
-    swr: number;
-    sie: number;
-    fresh: boolean;
-    swrWindow: boolean;
-    servable: boolean;
-    sieWindow: boolean;
-  }> = [
-    {
-      name: "artifact is always fresh",
-      kind: "artifact",
-      age: 1e12,
-      ttl: HOUR,
-      swr: 0,
-      sie: 0,
-      fresh: true,
-      swrWindow: false,
-      servable: true,
-      sieWindow: true,
-    },
-    {
-      name: "ttl 0 is fresh forever",
-      kind: "metadata",
-      age: 1e12,
-      ttl: 0,
-      swr: 0,
-      sie: 0,
-      fresh: true,
-      swrWindow: false,
-      servable: true,
-      sieWindow: true,
-    },
-    {
-      name: "within ttl",
-      kind: "metadata",
-      age: HOUR - 1,
-      ttl: HOUR,
-      swr: HOUR,
-      sie: 0,
-      fresh: true,
-      swrWindow: false,
-      servable: true,
-      sieWindow: true,
-    },
-    {
-      name: "exactly ttl is stale",
-      kind: "metadata",
-      age: HOUR,
-      ttl: HOUR,
-      swr: 0,
-      sie: 0,
-      fresh: false,
-      swrWindow: false,
-      servable: false,
-      sieWindow: false,
-    },
-    {
-      name: "90 min with ttl 1h + swr 1h",
-      kind: "metadata",
-      age: 1.5 * HOUR,
-      ttl: HOUR,
-      swr: HOUR,
-      sie: 0,
-      fresh: false,
-      swrWindow: true,
-      servable: true,
-      sieWindow: false,
-    },
-    {
-      name: "3h beyond ttl 1h + swr 1h",
-      kind: "metadata",
-      age: 3 * HOUR,
-      ttl: HOUR,
-      swr: HOUR,
-      sie: 0,
-      fresh: false,
-      swrWindow: false,
-      servable: false,
-      sieWindow: false,
-    },
-    {
-      name: "stale-if-error covers beyond swr",
-      kind: "metadata",
-      age: 3 * HOUR,
-      ttl: HOUR,
-      swr: HOUR,
-      sie: 3 * HOUR,
-      fresh: false,
-      swrWindow: false,
-      servable: false,
-      sieWindow: true,
-    },
-    {
-      name: "swr 0 never within",
-      kind: "metadata",
-      age: 1.5 * HOUR,
-      ttl: HOUR,
-      swr: 0,
-      sie: 0,
-      fresh: false,
-      swrWindow: false,
-      servable: false,
-      sieWindow: false,
-    },
-    {
-      name: "clock step back counts as new",
-      kind: "metadata",
-      age: -HOUR,
-      ttl: HOUR,
-      swr: 0,
-      sie: 0,
-      fresh: true,
-      swrWindow: false,
-      servable: true,
-      sieWindow: true,
-    },
-  ];
+/** The predicates each row checks; those not listed in `holds` must be false. */
+type Predicate = "fresh" | "swrWindow" | "servable" | "sieWindow";
+
+interface Row {
+  name: string;
+  /** Default "metadata". */
+  kind?: "metadata" | "artifact";
+  age: number;
+  policy: ReturnType<typeof policy>;
+  holds: Predicate[];
+}
+
+const rows: Row[] = [
+  {
+    name: "artifact is always fresh",
+    kind: "artifact",
+    age: 1e12,
+    policy: policy(HOUR, 0),
+    holds: ["fresh", "servable", "sieWindow"],
+  },
+  {
+    name: "ttl 0 is fresh forever",
+    age: 1e12,
+    policy: policy(0, 0),
+    holds: ["fresh", "servable", "sieWindow"],
+  },
+  {
+    name: "within ttl",
+    age: HOUR - 1,
+    policy: policy(HOUR, HOUR),
+    holds: ["fresh", "servable", "sieWindow"],
+  },
+  { name: "exactly ttl is stale", age: HOUR, policy: policy(HOUR, 0), holds: [] },
+  {
+    name: "90 min with ttl 1h + swr 1h",
+    age: 1.5 * HOUR,
+    policy: policy(HOUR, HOUR),
+    holds: ["swrWindow", "servable"],
+  },
+  { name: "3h beyond ttl 1h + swr 1h", age: 3 * HOUR, policy: policy(HOUR, HOUR), holds: [] },
+  {
+    name: "stale-if-error covers beyond swr",
+    age: 3 * HOUR,
+    policy: policy(HOUR, HOUR, 3 * HOUR),
+    holds: ["sieWindow"],
+  },
+  { name: "swr 0 never within", age: 1.5 * HOUR, policy: policy(HOUR, 0), holds: [] },
+  {
+    name: "clock step back counts as new",
+    age: -HOUR,
+    policy: policy(HOUR, 0),
+    holds: ["fresh", "servable", "sieWindow"],
+  },
+];
+
+Deno.test("freshness table", async (t) => {
   for (const row of rows) {
-    const p = policy(row.ttl, row.swr, row.sie);
-    const object = aged(row.age);
-    assert.equal(isFresh(row.kind, object, p, now), row.fresh, `${row.name}: fresh`);
-    assert.equal(
-      isWithinStaleWhileRevalidate(row.kind, object, p, now),
-      row.swrWindow,
-      `${row.name}: swr`,
-    );
-    assert.equal(needsRevalidation(row.kind, object, p, now), row.swrWindow, `${row.name}: reval`);
-    assert.equal(isServable(row.kind, object, p, now), row.servable, `${row.name}: servable`);
-    assert.equal(isWithinStaleIfError(row.kind, object, p, now), row.sieWindow, `${row.name}: sie`);
+    await t.step(row.name, () => {
+      const { policy: p, holds } = row;
+      const kind = row.kind ?? "metadata";
+      const object = aged(row.age);
+      const swrWindow = holds.includes("swrWindow");
+      assert.equal(isFresh(kind, object, p, now), holds.includes("fresh"), `${row.name}: fresh`);
+      assert.equal(
+        isWithinStaleWhileRevalidate(kind, object, p, now),
+        swrWindow,
+        `${row.name}: swr`,
+      );
+      assert.equal(needsRevalidation(kind, object, p, now), swrWindow, `${row.name}: reval`);
+      assert.equal(
+        isServable(kind, object, p, now),
+        holds.includes("servable"),
+        `${row.name}: servable`,
+      );
+      assert.equal(
+        isWithinStaleIfError(kind, object, p, now),
+        holds.includes("sieWindow"),
+        `${row.name}: sie`,
+      );
+    });
   }
 });
 

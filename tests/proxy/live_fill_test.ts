@@ -6,21 +6,17 @@
  */
 
 import assert from "node:assert/strict";
-import { createCacheHandler } from "../../src/proxy/cache_handler.ts";
+import { concatBytes } from "../../src/_shared/bytes.ts";
 import { IntegrityError } from "../../src/proxy/errors.ts";
-import { FileStore } from "../../src/proxy/file_store.ts";
-import type { Route } from "../../src/proxy/route.ts";
 import {
   filesUnder,
   patternBytes,
-  plainUpstream,
   sha256Hex,
   startUpstream,
-  testMirror,
   type TestUpstream,
 } from "./_support/fixtures.ts";
+import { artifactRoute, withCache } from "./_support/cache_harness.ts";
 
-const BASE = "http://cache.test/";
 const MiB = 1024 * 1024;
 const CHUNK = 64 * 1024;
 
@@ -69,52 +65,6 @@ function gatedUpstream(body: Uint8Array, gateAt: number, withLength = true): Gat
   };
 }
 
-interface Harness {
-  root: string;
-  store: FileStore;
-  handler: ReturnType<typeof createCacheHandler>;
-  get(path: string, init?: RequestInit): Promise<Response>;
-  logs: string[];
-}
-
-async function withCache(
-  upstream: TestUpstream,
-  route: (path: string) => Route,
-  fn: (h: Harness) => Promise<void>,
-): Promise<void> {
-  const root = await Deno.makeTempDir({ prefix: "tfcache-live-" });
-  const store = new FileStore(root);
-  const logs: string[] = [];
-  const handler = createCacheHandler({
-    store,
-    mirrors: [testMirror((path) => route(path))],
-    upstream: plainUpstream,
-    log: (level, message) => logs.push(`${level}: ${message}`),
-  });
-  try {
-    await fn({
-      root,
-      store,
-      handler,
-      logs,
-      get: (path, init) => handler.handle(new Request(BASE + path, init)),
-    });
-  } finally {
-    await handler.shutdown();
-    await upstream.close();
-    await Deno.remove(root, { recursive: true });
-  }
-}
-
-function artifact(upstream: TestUpstream, extra: Partial<Route> = {}): (path: string) => Route {
-  return (path) => ({
-    key: path,
-    kind: "artifact",
-    upstream: { url: upstream.url + "z" },
-    ...extra,
-  });
-}
-
 /** Reads from `reader` until at least `count` bytes arrived in total; returns them. */
 async function readAtLeast(
   reader: ReadableStreamDefaultReader<Uint8Array>,
@@ -129,16 +79,6 @@ async function readAtLeast(
     total += value.byteLength;
   }
   return total;
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0));
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return out;
 }
 
 /** `promise`, or a rejection with `message` after `ms` (so a regression fails, not hangs). */
@@ -165,7 +105,7 @@ async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boo
 Deno.test("live fill: a GET waiter gets bytes before the upstream finished, then the whole object", async () => {
   const body = patternBytes(3 * MiB);
   const { upstream, open, reachedGate } = gatedUpstream(body, 2 * MiB);
-  await withCache(upstream, artifact(upstream), async ({ get, handler, store }) => {
+  await withCache(upstream, artifactRoute(upstream, "z"), async ({ get, handler, store }) => {
     const response = await within(get("p/a.zip"), 5000, "no answer while the upstream waits");
     assert.equal(response.status, 200);
     assert.equal(response.headers.get("content-length"), String(body.byteLength));
@@ -178,7 +118,7 @@ Deno.test("live fill: a GET waiter gets bytes before the upstream finished, then
     open();
     await readAtLeast(reader, body.byteLength + 1, chunks);
     reader.releaseLock();
-    assert.deepEqual(concat(chunks), body);
+    assert.deepEqual(concatBytes(chunks), body);
     await handler.settled();
     assert.equal((await store.stat("p/a.zip"))?.sha256, await sha256Hex(body));
     assert.equal(upstream.count("/z"), 1);
@@ -199,7 +139,7 @@ for (const withLength of [true, false]) {
     open();
     const verifying = Promise.withResolvers<number>();
     const reject = Promise.withResolvers<void>();
-    const route = artifact(upstream, {
+    const route = artifactRoute(upstream, "z", {
       verify: async (input) => {
         verifying.resolve(input.size);
         await reject.promise;
@@ -232,7 +172,7 @@ for (const withLength of [true, false]) {
 Deno.test("live fill: HEAD on a miss is answered with the upstream Content-Length before the fill completes", async () => {
   const body = patternBytes(3 * MiB, 3);
   const { upstream, open, reachedGate } = gatedUpstream(body, 2 * MiB);
-  await withCache(upstream, artifact(upstream), async ({ get, handler, store }) => {
+  await withCache(upstream, artifactRoute(upstream, "z"), async ({ get, handler, store }) => {
     const head = await within(
       get("p/h.zip", { method: "HEAD" }),
       5000,
@@ -258,7 +198,7 @@ Deno.test("live fill: HEAD on a miss is answered with the upstream Content-Lengt
 Deno.test("live fill: HEAD without an upstream Content-Length waits for the commit", async () => {
   const body = patternBytes(2 * MiB, 5);
   const { upstream, open, reachedGate } = gatedUpstream(body, 3 * CHUNK * 8, false);
-  await withCache(upstream, artifact(upstream), async ({ get, store }) => {
+  await withCache(upstream, artifactRoute(upstream, "z"), async ({ get, store }) => {
     const head = get("p/n.zip", { method: "HEAD" });
     await reachedGate;
     assert.equal(await settlesWithin(head, 100), false);
@@ -273,7 +213,7 @@ Deno.test("live fill: HEAD without an upstream Content-Length waits for the comm
 Deno.test("live fill: two waiters finish and one leaving mid-stream does not cancel the fill", async () => {
   const body = patternBytes(4 * MiB, 9);
   const { upstream, open, reachedGate } = gatedUpstream(body, 2 * MiB);
-  await withCache(upstream, artifact(upstream), async ({ get, handler, store }) => {
+  await withCache(upstream, artifactRoute(upstream, "z"), async ({ get, handler, store }) => {
     const responses = await within(
       Promise.all([get("p/t.zip"), get("p/t.zip"), get("p/t.zip")]),
       5000,
@@ -288,7 +228,7 @@ Deno.test("live fill: two waiters finish and one leaving mid-stream does not can
     for (const i of [0, 1]) {
       await readAtLeast(readers[i]!, body.byteLength + 1, chunks[i]);
       readers[i]!.releaseLock();
-      assert.deepEqual(concat(chunks[i]!), body);
+      assert.deepEqual(concatBytes(chunks[i]!), body);
     }
     await handler.settled();
     assert.equal(upstream.count("/z"), 1);
@@ -300,7 +240,7 @@ Deno.test("live fill: two waiters finish and one leaving mid-stream does not can
 Deno.test("live fill: a Range request during a fill waits for the commit", async () => {
   const body = patternBytes(2 * MiB, 11);
   const { upstream, open, reachedGate } = gatedUpstream(body, 3 * MiB / 2);
-  await withCache(upstream, artifact(upstream), async ({ get }) => {
+  await withCache(upstream, artifactRoute(upstream, "z"), async ({ get }) => {
     const first = await within(get("p/r.zip"), 5000, "no answer while the upstream waits");
     const ranged = get("p/r.zip", { headers: { range: "bytes=10-19" } });
     await reachedGate;
@@ -318,7 +258,7 @@ Deno.test("annotate: fields land in the sidecar after the commit; shutdown waits
   const upstream = startUpstream(() => new Response(body));
   const started = Promise.withResolvers<string>();
   const finish = Promise.withResolvers<void>();
-  const route = artifact(upstream, {
+  const route = artifactRoute(upstream, "z", {
     annotate: async (input) => {
       started.resolve(input.path);
       await finish.promise;
@@ -350,7 +290,7 @@ Deno.test("annotate: fields land in the sidecar after the commit; shutdown waits
 
 Deno.test("annotate: a failing hook is logged and leaves the object servable", async () => {
   const upstream = startUpstream(() => new Response("payload"));
-  const route = artifact(upstream, {
+  const route = artifactRoute(upstream, "z", {
     annotate: () => Promise.reject(new Error("zip is unreadable")),
   });
   await withCache(upstream, route, async ({ get, handler, logs }) => {

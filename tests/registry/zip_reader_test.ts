@@ -9,6 +9,7 @@ import {
   ZipReader,
   ZipWriter,
 } from "npm:@zip.js/zip.js@2.24.0";
+import { concatBytes } from "../../src/_shared/bytes.ts";
 import { ZipFormatError } from "../../src/registry/errors.ts";
 import { packageHashV1FromDir, packageHashV1FromZip } from "../../src/registry/hashes.ts";
 import { ZipArchive, type ZipProblem, ZipStructureError } from "../../src/registry/zip_reader.ts";
@@ -96,13 +97,7 @@ function buildZip(entries: readonly RawEntry[], comment = new Uint8Array()): Bui
   eocdView.setUint16(20, comment.length, true);
   const eocd = offset;
   parts.push(new Uint8Array(eocdView.buffer), comment);
-  const total = parts.reduce((n, p) => n + p.length, 0);
-  const bytes = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    bytes.set(p, at);
-    at += p.length;
-  }
+  const bytes = concatBytes(parts);
   return { bytes, view: new DataView(bytes.buffer), local, central, cdOffset, eocd };
 }
 

@@ -1,57 +1,41 @@
 /**
- * Minimal assertions for the mirror tests (no jsr: std here).
+ * `assertRejects` for the mirror tests: node:assert's `rejects` checks the class or the message,
+ * this checks both and hands back the error for further checks.
  *
  * @module
  */
 
-import { deepStrictEqual, strictEqual } from "node:assert";
-
-/** Deep equality. */
-export function assertEquals<T>(actual: T, expected: T, msg?: string): void {
-  deepStrictEqual(actual, expected, msg);
-}
-
-/** Truthiness. */
-export function assert(cond: unknown, msg = "assertion failed"): asserts cond {
-  if (!cond) throw new Error(msg);
-}
-
-/** Strict equality. */
-export function assertStrictEquals<T>(actual: T, expected: T, msg?: string): void {
-  strictEqual(actual, expected, msg);
-}
+import assert from "node:assert/strict";
 
 // deno-lint-ignore no-explicit-any
-type Ctor = abstract new (...args: any[]) => Error;
+type Ctor<E extends Error> = abstract new (...args: any[]) => E;
 
-/** Throws an instance of `type` (optionally with a message part). */
-export function assertThrows(fn: () => unknown, type: Ctor, includes?: string): Error {
-  try {
-    fn();
-  } catch (e) {
-    if (!(e instanceof type)) throw new Error(`expected ${type.name}, got ${e}`);
-    if (includes !== undefined && !e.message.includes(includes)) {
-      throw new Error(`expected message with "${includes}", got "${e.message}"`);
-    }
-    return e;
-  }
-  throw new Error(`expected ${type.name} to be thrown`);
-}
-
-/** Rejects with an instance of `type` (optionally with a message part). */
-export async function assertRejects(
+/**
+ * Asserts that `fn` rejects with an instance of `type` whose message contains `includes`.
+ *
+ * @param fn The call expected to reject.
+ * @param type The error class.
+ * @param includes A part of the message, if any.
+ * @returns The error.
+ */
+export async function assertRejects<E extends Error>(
   fn: () => Promise<unknown>,
-  type: Ctor,
+  type: Ctor<E>,
   includes?: string,
-): Promise<Error> {
+): Promise<E> {
+  let error: unknown;
   try {
     await fn();
   } catch (e) {
-    if (!(e instanceof type)) throw new Error(`expected ${type.name}, got ${e}`);
-    if (includes !== undefined && !e.message.includes(includes)) {
-      throw new Error(`expected message with "${includes}", got "${e.message}"`);
-    }
-    return e;
+    error = e;
   }
-  throw new Error(`expected ${type.name} to be rejected`);
+  assert.ok(error !== undefined, `expected ${type.name} to be rejected`);
+  assert.ok(error instanceof type, `expected ${type.name}, got ${error}`);
+  if (includes !== undefined) {
+    assert.ok(
+      error.message.includes(includes),
+      `expected message with "${includes}", got "${error.message}"`,
+    );
+  }
+  return error;
 }

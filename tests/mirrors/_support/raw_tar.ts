@@ -13,6 +13,8 @@ export interface RawEntry {
   mode?: number;
 }
 
+import { concatBytes } from "../../../src/_shared/bytes.ts";
+
 const enc = new TextEncoder();
 
 function put(b: Uint8Array, off: number, len: number, s: string): void {
@@ -42,13 +44,7 @@ export function rawTar(entries: RawEntry[]): Uint8Array<ArrayBuffer> {
     parts.push(h, body, new Uint8Array((512 - (body.byteLength % 512)) % 512));
   }
   parts.push(new Uint8Array(1024));
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.byteLength;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 /** gzip of bytes. */

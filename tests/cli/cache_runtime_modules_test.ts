@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { startCacheRuntime } from "../../src/cli/cache_runtime.ts";
 import { sourceId } from "../../src/mirrors/module_source_address.ts";
 import { startFakeRegistry } from "../support/fake_registry.ts";
+import { COLON_IN_FILE_NAMES_UNSUPPORTED } from "../support/os_guards.ts";
 
 /** Hostile sources a registry could answer with; the cache must fetch none of them. */
 const HOSTILE = [
@@ -23,7 +24,11 @@ async function get(url: URL, init: RequestInit = {}): Promise<Response> {
   return await fetch(url, { redirect: "manual", ...init });
 }
 
-Deno.test("cache runtime: a _source id is served only after this process rendered it", async () => {
+// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+Deno.test({
+  name: "cache runtime: a _source id is served only after this process rendered it",
+  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
+}, async () => {
   await using registry = await startFakeRegistry({
     modules: [{ namespace: "tfcache", name: "net", system: "aws", versions: ["1.0.0"] }],
   });
@@ -67,7 +72,11 @@ Deno.test("cache runtime: a _source id is served only after this process rendere
   }
 });
 
-Deno.test("cache runtime: hostile module sources are handed back unchanged and never fetched", async () => {
+// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+Deno.test({
+  name: "cache runtime: hostile module sources are handed back unchanged and never fetched",
+  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
+}, async () => {
   await using registry = await startFakeRegistry({
     modules: HOSTILE.map((location, i) => ({
       namespace: "evil",

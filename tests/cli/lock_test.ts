@@ -23,6 +23,7 @@ import { type FakeRegistry, startFakeRegistry } from "../support/fake_registry.t
 import { parseLockFile, writeConfig } from "../support/terraform.ts";
 import { exists } from "./_support/alpha_beta.ts";
 import { runCli } from "./_support/run_cli.ts";
+import { COLON_IN_FILE_NAMES_UNSUPPORTED } from "../support/os_guards.ts";
 
 const PLATFORMS = ["linux_amd64", "darwin_arm64", "windows_amd64"];
 
@@ -88,7 +89,11 @@ async function fixture(): Promise<Fixture> {
   };
 }
 
-Deno.test("lock: h1 per requested platform + zh of every platform; a warm run downloads no zip", async () => {
+// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+Deno.test({
+  name: "lock: h1 per requested platform + zh of every platform; a warm run downloads no zip",
+  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
+}, async () => {
   await using f = await fixture();
   const { registry } = f;
   await writeConfig(f.dir, [
@@ -122,7 +127,11 @@ Deno.test("lock: h1 per requested platform + zh of every platform; a warm run do
   assert.equal(await f.lockText(), before);
 });
 
-Deno.test("lock: merges into an existing lock file, keeps the locked version, --upgrade moves on", async () => {
+// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+Deno.test({
+  name: "lock: merges into an existing lock file, keeps the locked version, --upgrade moves on",
+  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
+}, async () => {
   await using f = await fixture();
   const { registry } = f;
   await writeConfig(f.dir, [{ source: `${registry.host}/tfcache/alpha`, version: "~> 1.0" }]);
@@ -176,7 +185,11 @@ provider "${other}" {
   assert.equal(await f.lockText(), text);
 });
 
-Deno.test("lock: constraints of a root and a child module that conflict name both places", async () => {
+// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+Deno.test({
+  name: "lock: constraints of a root and a child module that conflict name both places",
+  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
+}, async () => {
   await using f = await fixture();
   const { registry } = f;
   await writeConfig(
@@ -197,7 +210,11 @@ Deno.test("lock: constraints of a root and a child module that conflict name bot
   assert.equal(await exists(join(f.dir, ".terraform.lock.hcl")), false);
 });
 
-Deno.test("lock: an invalid SHA256SUMS signature fails and writes nothing", async () => {
+// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+Deno.test({
+  name: "lock: an invalid SHA256SUMS signature fails and writes nothing",
+  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
+}, async () => {
   await using f = await fixture();
   const { registry } = f;
   await writeConfig(f.dir, [{ source: `${registry.host}/tfcache/alpha` }]);
@@ -211,7 +228,11 @@ Deno.test("lock: an invalid SHA256SUMS signature fails and writes nothing", asyn
   assert.equal(await exists(join(f.dir, ".terraform.lock.hcl")), false);
 });
 
-Deno.test("lock: unknown provider, unpublished platform and --provider errors are clear", async () => {
+// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+Deno.test({
+  name: "lock: unknown provider, unpublished platform and --provider errors are clear",
+  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
+}, async () => {
   await using f = await fixture();
   const { registry } = f;
   await writeConfig(f.dir, [{ source: `${registry.host}/tfcache/nosuch`, version: "1.0.0" }]);
@@ -247,7 +268,11 @@ Deno.test("lock: unknown provider, unpublished platform and --provider errors ar
   ]);
 });
 
-Deno.test("tfcache lock CLI: exit codes and messages; run --lock-platform completes the lock file", async () => {
+// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+Deno.test({
+  name: "tfcache lock CLI: exit codes and messages; run --lock-platform completes the lock file",
+  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
+}, async () => {
   await using f = await fixture();
   const { registry } = f;
   const env = {

@@ -27,6 +27,7 @@ import {
   writeAlphaBetaConfig,
 } from "./_support/alpha_beta.ts";
 import { runCli } from "./_support/run_cli.ts";
+import { COLON_IN_FILE_NAMES_UNSUPPORTED } from "../support/os_guards.ts";
 
 const PLATFORMS = PLATFORMS_WITH_LOCAL;
 
@@ -72,7 +73,12 @@ async function fileTree(root: string): Promise<Map<string, string>> {
   return new Map([...out].sort(([a], [b]) => (a < b ? -1 : 1)));
 }
 
-Deno.test("providers install: links packages from the global cache, writes the lock file, second dir downloads nothing", async () => {
+// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+Deno.test({
+  name:
+    "providers install: links packages from the global cache, writes the lock file, second dir downloads nothing",
+  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
+}, async () => {
   await using registry = await startRegistry();
   await using first = await createTerraformSandbox({ sslCertFile: registry.caFile });
   await using second = await createTerraformSandbox({ sslCertFile: registry.caFile });
@@ -104,7 +110,8 @@ Deno.test("providers install: links packages from the global cache, writes the l
     const link = await Deno.lstat(entry.packageDir);
     assert.ok(link.isSymlink, "linked from the global cache, as with plugin_cache_dir");
     const real = await Deno.realPath(entry.packageDir);
-    assert.ok(real.startsWith(join(cacheDir, "unpacked")), real);
+    // realPath on both sides: macOS temp dirs are under a symlink (/var → /private/var).
+    assert.ok(real.startsWith(join(await Deno.realPath(cacheDir), "unpacked")), real);
     const expected = registry.expectedHashes(`tfcache/${type}`, version);
     assert.equal(await entry.hash(), expected.h1[localPlatform()]);
   }
@@ -127,7 +134,11 @@ Deno.test("providers install: links packages from the global cache, writes the l
   const again = await install(second, cacheDir);
   assert.equal(again.code, 0, again.stdout + again.stderr);
   assert.equal(registry.counters.byKind.zip, 0, "no zip from upstream");
-  assert.equal(registry.counters.byKind["download-info"], 0, "no download document from upstream");
+  assert.equal(
+    registry.counters.byKind["download-info"],
+    0,
+    "no download document from upstream",
+  );
   assert.match(again.stdout, /from the shared cache directory/);
   assert.equal(
     await Deno.readTextFile(join(second.workDir, ".terraform.lock.hcl")),
@@ -145,7 +156,11 @@ Deno.test("providers install: links packages from the global cache, writes the l
   assert.equal(await Deno.readTextFile(join(first.workDir, ".terraform.lock.hcl")), lockText);
 });
 
-Deno.test("providers install: --upgrade selects newer versions than the lock file", async () => {
+// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+Deno.test({
+  name: "providers install: --upgrade selects newer versions than the lock file",
+  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
+}, async () => {
   await using registry = await startRegistry();
   await using box = await createTerraformSandbox({ sslCertFile: registry.caFile });
   const cacheDir = join(box.root, "cache");
@@ -167,7 +182,12 @@ Deno.test("providers install: --upgrade selects newer versions than the lock fil
   assert.match(upgraded.stdout, /Updated the dependency lock file/);
 });
 
-Deno.test("providers install: unknown provider and bad signature fail clearly and leave nothing half-installed", async () => {
+// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+Deno.test({
+  name:
+    "providers install: unknown provider and bad signature fail clearly and leave nothing half-installed",
+  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
+}, async () => {
   await using registry = await startRegistry();
   await using box = await createTerraformSandbox({ sslCertFile: registry.caFile });
   const cacheDir = join(box.root, "cache");
@@ -188,7 +208,10 @@ Deno.test("providers install: unknown provider and bad signature fail clearly an
   );
   assert.match(
     run.stderr,
-    new RegExp(`- ${registry.host.replaceAll(".", "\\.")}/tfcache/signed-badly: .*signature`, "i"),
+    new RegExp(
+      `- ${registry.host.replaceAll(".", "\\.")}/tfcache/signed-badly: .*signature`,
+      "i",
+    ),
   );
   assert.match(run.stderr, /The dependency lock file was not changed/);
   assert.doesNotMatch(run.stderr, /alpha:/, "the good provider is not listed as failed");
@@ -198,7 +221,11 @@ Deno.test("providers install: unknown provider and bad signature fail clearly an
   const unpackedRoot = join(cacheDir, "unpacked", registry.host, "tfcache");
   for (const type of ["does-not-exist", "signed-badly"]) {
     assert.equal(await exists(join(providersRoot, type)), false, `${type} not in the target`);
-    assert.equal(await exists(join(unpackedRoot, type)), false, `${type} not in the global cache`);
+    assert.equal(
+      await exists(join(unpackedRoot, type)),
+      false,
+      `${type} not in the global cache`,
+    );
   }
   // The zip of the badly signed provider never entered the tfcache cache either.
   const badDir = join(cacheDir, "providers", registry.host, "tfcache", "signed-badly");
@@ -235,7 +262,12 @@ Deno.test("providers: usage errors and help", async () => {
   assert.match(help.stdout, /tfcache providers mirror \[--platform OS_ARCH\]/);
 });
 
-Deno.test("real terraform: after providers install, terraform init downloads nothing; same trees and hashes as a direct init", async () => {
+// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+Deno.test({
+  name:
+    "real terraform: after providers install, terraform init downloads nothing; same trees and hashes as a direct init",
+  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
+}, async () => {
   if (terraformPath() === undefined) {
     console.log("SKIP: providers install with real terraform: terraform not on PATH");
     return;

@@ -19,6 +19,7 @@ import {
   writeAlphaBetaConfig,
 } from "./_support/alpha_beta.ts";
 import { runCli } from "./_support/run_cli.ts";
+import { COLON_IN_FILE_NAMES_UNSUPPORTED, NO_SHEBANG_SCRIPTS } from "../support/os_guards.ts";
 
 const PLATFORMS = ["linux_amd64", "darwin_arm64", "windows_amd64", "linux_arm64"];
 
@@ -41,7 +42,12 @@ async function tfcacheInit(
   );
 }
 
-Deno.test("tfcache run: cold init writes the same lock file as a direct init, warm init works offline", async () => {
+// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+Deno.test({
+  name:
+    "tfcache run: cold init writes the same lock file as a direct init, warm init works offline",
+  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
+}, async () => {
   if (skipWithoutTerraform("run e2e")) return;
   await using registry = await startRegistry();
   await using direct = await createTerraformSandbox({ sslCertFile: registry.caFile });
@@ -81,7 +87,11 @@ Deno.test("tfcache run: cold init writes the same lock file as a direct init, wa
   await registry.start();
 });
 
-Deno.test("tfcache run: 8 concurrent inits sharing one cache fetch each zip once", async () => {
+// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+Deno.test({
+  name: "tfcache run: 8 concurrent inits sharing one cache fetch each zip once",
+  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
+}, async () => {
   if (skipWithoutTerraform("run e2e concurrency")) return;
   await using registry = await startRegistry();
   const boxes: TerraformSandbox[] = [];
@@ -102,7 +112,12 @@ Deno.test("tfcache run: 8 concurrent inits sharing one cache fetch each zip once
   }
 });
 
-Deno.test("tfcache run: a zip that does not match its signed checksum fails the init and caches nothing", async () => {
+// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+Deno.test({
+  name:
+    "tfcache run: a zip that does not match its signed checksum fails the init and caches nothing",
+  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
+}, async () => {
   if (skipWithoutTerraform("run e2e tampered")) return;
   await using registry = await startRegistry();
   await using box = await createTerraformSandbox({ sslCertFile: registry.caFile });
@@ -122,13 +137,19 @@ Deno.test("tfcache run: a zip that does not match its signed checksum fails the 
   assert.deepEqual(zips, [], "no alpha zip (or sidecar, or temp) left in the cache");
 });
 
-Deno.test("tfcache run: exits with the command's status and removes its CLI config", async () => {
+// Windows: the stand-in command is a #!/bin/sh script.
+Deno.test({
+  name: "tfcache run: exits with the command's status and removes its CLI config",
+  ignore: NO_SHEBANG_SCRIPTS,
+}, async () => {
   await using box = await createTerraformSandbox();
   const cacheDir = join(box.root, "cache");
   const script = join(box.root, "probe.sh");
   await Deno.writeTextFile(
     script,
-    '#!/bin/sh\necho "$TF_CLI_CONFIG_FILE" > "$1"\nstat -c %a "$TF_CLI_CONFIG_FILE" >> "$1"\n' +
+    '#!/bin/sh\necho "$TF_CLI_CONFIG_FILE" > "$1"\n' +
+      // GNU stat (Linux) or BSD stat (macOS).
+      '(stat -c %a "$TF_CLI_CONFIG_FILE" 2>/dev/null || stat -f %Lp "$TF_CLI_CONFIG_FILE") >> "$1"\n' +
       'cat "$TF_CLI_CONFIG_FILE" >> "$1"\nexit 7\n',
   );
   await Deno.chmod(script, 0o755);

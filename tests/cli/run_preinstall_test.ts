@@ -23,6 +23,7 @@ import {
   writeAlphaBetaConfig,
 } from "./_support/alpha_beta.ts";
 import { runCli } from "./_support/run_cli.ts";
+import { COLON_IN_FILE_NAMES_UNSUPPORTED, NO_SHEBANG_SCRIPTS } from "../support/os_guards.ts";
 
 const PLATFORMS = PLATFORMS_WITH_LOCAL;
 /** Each zip is bigger than every metadata document of a run put together. */
@@ -112,7 +113,8 @@ async function assertLinkedPackages(
     assert.ok(entry !== undefined, `${type} installed`);
     assert.ok((await Deno.lstat(entry.packageDir)).isSymlink, `${type} linked`);
     const real = await Deno.realPath(entry.packageDir);
-    assert.ok(real.startsWith(join(cacheDir, "unpacked")), real);
+    // realPath on both sides: macOS temp dirs are under a symlink (/var → /private/var).
+    assert.ok(real.startsWith(join(await Deno.realPath(cacheDir), "unpacked")), real);
     assert.equal(
       await entry.hash(),
       registry.expectedHashes(`tfcache/${type}`, version).h1[localPlatform()],
@@ -120,7 +122,12 @@ async function assertLinkedPackages(
   }
 }
 
-Deno.test("run pre-install: cold init installs normally; a warm init with the lock file downloads nothing and writes the same lock file", async () => {
+// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+Deno.test({
+  name:
+    "run pre-install: cold init installs normally; a warm init with the lock file downloads nothing and writes the same lock file",
+  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
+}, async () => {
   if (skipWithoutTerraform("run pre-install")) return;
   await using registry = await startRegistry();
   await using direct = await sandbox(registry);
@@ -185,7 +192,12 @@ Deno.test("run pre-install: -upgrade and --no-preinstall leave the install to te
   assert.equal(await readLock(off.workDir), directLock);
 });
 
-Deno.test("run pre-install: a lock entry whose h1 does not match is left to terraform, which installs it as a direct init does", async () => {
+// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+Deno.test({
+  name:
+    "run pre-install: a lock entry whose h1 does not match is left to terraform, which installs it as a direct init does",
+  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
+}, async () => {
   if (skipWithoutTerraform("run pre-install mismatch")) return;
   await using registry = await startRegistry();
   await using seed = await sandbox(registry);
@@ -213,7 +225,9 @@ Deno.test("run pre-install: a lock entry whose h1 does not match is left to terr
     run.stderr,
     new RegExp(`tfcache: pre-install skipped for ${escaped(alphaAddr)}: .*h1:`),
   );
-  assert.deepEqual(run.report.preinstall?.installed, [`${registry.host}/tfcache/beta-gamma 0.3.0`]);
+  assert.deepEqual(run.report.preinstall?.installed, [
+    `${registry.host}/tfcache/beta-gamma 0.3.0`,
+  ]);
   assert.match(run.stdout, new RegExp(`- Installing ${escaped(alphaAddr)} v1\\.1\\.0`));
   assert.match(run.stdout, /Using previously-installed .*beta-gamma v0\.3\.0/);
   assert.equal(await readLock(ours.workDir), directLock, "same lock file as the direct init");
@@ -234,7 +248,11 @@ Deno.test("run pre-install: a lock entry whose h1 does not match is left to terr
   assert.equal(await entry?.hash(), alphaH1, "the shared cache is intact");
 });
 
-Deno.test("run pre-install: 8 concurrent warm inits sharing one cache all succeed", async () => {
+// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+Deno.test({
+  name: "run pre-install: 8 concurrent warm inits sharing one cache all succeed",
+  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
+}, async () => {
   if (skipWithoutTerraform("run pre-install concurrency")) return;
   await using registry = await startRegistry();
   await using seed = await sandbox(registry);
@@ -264,7 +282,12 @@ Deno.test("run pre-install: 8 concurrent warm inits sharing one cache all succee
   }
 });
 
-Deno.test("run pre-install: skipped when the CLI configuration has its own provider installation or plugin cache", async () => {
+// Windows: the stand-in terraform is a #!/bin/sh script.
+Deno.test({
+  name:
+    "run pre-install: skipped when the CLI configuration has its own provider installation or plugin cache",
+  ignore: NO_SHEBANG_SCRIPTS,
+}, async () => {
   // A stand-in "terraform" that does nothing: only tfcache's decision is under test.
   await using registry = await startRegistry();
   const cases: [string, Record<string, string>, RegExp][] = [

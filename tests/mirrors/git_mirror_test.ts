@@ -8,6 +8,7 @@ import { gitInsteadOfEnv, GitMirror } from "../../src/mirrors/git_mirror.ts";
 import { ModuleMirror } from "../../src/mirrors/module_mirror.ts";
 import { HttpError } from "../../src/proxy/errors.ts";
 import { terraformPath } from "../support/terraform.ts";
+import { COLON_IN_FILE_NAMES_UNSUPPORTED } from "../support/os_guards.ts";
 
 Deno.test("gitInsteadOfEnv builds GIT_CONFIG_* entries after inherited ones", () => {
   const base = new URL("https://127.0.0.1:9/s3cr3t/");
@@ -127,7 +128,11 @@ async function runGit(env: Record<string, string>, ...args: string[]): Promise<s
   return new TextDecoder().decode(out.stdout);
 }
 
-Deno.test("git mirror: git clone through the cache, then again with upstream stopped", async () => {
+// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+Deno.test({
+  name: "git mirror: git clone through the cache, then again with upstream stopped",
+  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
+}, async () => {
   const root = await Deno.makeTempDir();
   try {
     const repo = await makeRepo(root);
@@ -152,7 +157,11 @@ Deno.test("git mirror: git clone through the cache, then again with upstream sto
   }
 });
 
-Deno.test("git mirror: refreshes on TTL and serves the old clone when upstream is down", async () => {
+// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+Deno.test({
+  name: "git mirror: refreshes on TTL and serves the old clone when upstream is down",
+  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
+}, async () => {
   const root = await Deno.makeTempDir();
   try {
     const repo = await makeRepo(root);
@@ -179,7 +188,11 @@ Deno.test("git mirror: refreshes on TTL and serves the old clone when upstream i
   }
 });
 
-Deno.test("terraform 1.11 installs git:: and registry modules through the cache, then offline", async () => {
+// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+Deno.test({
+  name: "terraform 1.11 installs git:: and registry modules through the cache, then offline",
+  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
+}, async () => {
   const terraform = terraformPath();
   if (terraform === undefined) {
     console.log("SKIP: terraform not on PATH");

@@ -11,6 +11,7 @@ import {
   startProviderEnv,
   WIDE,
 } from "./_support/provider_env.ts";
+import { COLON_IN_FILE_NAMES_UNSUPPORTED } from "../support/os_guards.ts";
 
 const ALPHA_ZIP = "terraform-provider-alpha_1.0.0_linux_amd64.zip";
 
@@ -36,7 +37,11 @@ async function exists(env: ProviderEnv, key: string): Promise<boolean> {
   return (await env.store.stat(key)) !== undefined;
 }
 
-Deno.test("network mirror: index.json lists every upstream version; unknown provider → 404", async () => {
+// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+Deno.test({
+  name: "network mirror: index.json lists every upstream version; unknown provider → 404",
+  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
+}, async () => {
   await using env = await startProviderEnv();
   assert.deepEqual(await okJson(await env.get(alphaPath(env, "index.json"))), {
     versions: { "1.0.0": {}, "1.1.0": {} },
@@ -47,7 +52,11 @@ Deno.test("network mirror: index.json lists every upstream version; unknown prov
   assert.equal(badHost.status, 400, await badHost.text());
 });
 
-Deno.test("network mirror: <version>.json has relative urls and zh: hashes; unknown version → 404", async () => {
+// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+Deno.test({
+  name: "network mirror: <version>.json has relative urls and zh: hashes; unknown version → 404",
+  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
+}, async () => {
   await using env = await startProviderEnv();
   const expected = env.registry.expectedHashes("tfcache/alpha", "1.0.0");
   const doc = await okJson(await env.get(alphaPath(env, "1.0.0.json")));
@@ -76,7 +85,11 @@ Deno.test("network mirror: <version>.json has relative urls and zh: hashes; unkn
   );
 });
 
-Deno.test("network mirror: h1: appears in <version>.json once the zip is cached", async () => {
+// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+Deno.test({
+  name: "network mirror: h1: appears in <version>.json once the zip is cached",
+  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
+}, async () => {
   await using env = await startProviderEnv();
   const expected = env.registry.expectedHashes("tfcache/alpha", "1.0.0");
   await okJson(await env.get(alphaPath(env, "1.0.0.json")));
@@ -99,7 +112,11 @@ Deno.test("network mirror: h1: appears in <version>.json once the zip is cached"
   assert.deepEqual(doc.archives["darwin_arm64"]?.hashes, [expected.zh["darwin_arm64"]]);
 });
 
-Deno.test("zip: unknown provider, version or platform → 404, nothing stored", async () => {
+// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+Deno.test({
+  name: "zip: unknown provider, version or platform → 404, nothing stored",
+  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
+}, async () => {
   await using env = await startProviderEnv();
   for (
     const path of [
@@ -114,7 +131,12 @@ Deno.test("zip: unknown provider, version or platform → 404, nothing stored", 
   }
 });
 
-Deno.test("registry face: versions passthrough and 404; download URLs rewritten per base URL at serve time", async () => {
+// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+Deno.test({
+  name:
+    "registry face: versions passthrough and 404; download URLs rewritten per base URL at serve time",
+  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
+}, async () => {
   await using env = await startProviderEnv();
   const versions = await okJson(await env.get(registryPath(env, "alpha/versions"))) as {
     versions: { version: string }[];
@@ -149,7 +171,11 @@ Deno.test("registry face: versions passthrough and 404; download URLs rewritten 
   assert.equal(JSON.parse(cached)["download_url"], upstream["download_url"]);
 });
 
-Deno.test("registry face: relative download_url and shasums urls are resolved against the endpoint", async () => {
+// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+Deno.test({
+  name: "registry face: relative download_url and shasums urls are resolved against the endpoint",
+  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
+}, async () => {
   await using env = await startProviderEnv();
   const path = registryPath(env, "multi-word/2.0.0/download/linux/arm64");
   const doc = await okJson(await env.get(path)) as Record<string, string>;
@@ -184,7 +210,11 @@ Deno.test("registry face: relative download_url and shasums urls are resolved ag
   );
 });
 
-Deno.test("zip: a cold request fetches and stores the download document, SHA256SUMS and signature", async () => {
+// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+Deno.test({
+  name: "zip: a cold request fetches and stores the download document, SHA256SUMS and signature",
+  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
+}, async () => {
   await using env = await startProviderEnv();
   await bytesOf(await env.get(alphaPath(env, ALPHA_ZIP)));
   const base = `registry/${env.host}/tfcache/alpha/1.0.0`;
@@ -200,7 +230,11 @@ Deno.test("zip: a cold request fetches and stores the download document, SHA256S
   assert.equal(env.all.urls.filter((u) => u.includes("SHA256SUMS")).length, 2);
 });
 
-Deno.test("zip: bytes that do not match the signed checksum are refused and nothing is stored", async () => {
+// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+Deno.test({
+  name: "zip: bytes that do not match the signed checksum are refused and nothing is stored",
+  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
+}, async () => {
   await using env = await startProviderEnv();
   env.registry.faults.set({ tamperedZip: true }, { kinds: ["zip"] });
   const response = await env.get(alphaPath(env, ALPHA_ZIP));
@@ -219,7 +253,11 @@ Deno.test("zip: bytes that do not match the signed checksum are refused and noth
   await bytesOf(await env.get(alphaPath(env, ALPHA_ZIP)));
 });
 
-Deno.test("zip: a registry shasum that disagrees with SHA256SUMS is refused before downloading", async () => {
+// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+Deno.test({
+  name: "zip: a registry shasum that disagrees with SHA256SUMS is refused before downloading",
+  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
+}, async () => {
   await using env = await startProviderEnv();
   env.registry.faults.set({ wrongShasum: true }, { kinds: ["download-info"] });
   const response = await env.get(alphaPath(env, ALPHA_ZIP));
@@ -230,7 +268,11 @@ Deno.test("zip: a registry shasum that disagrees with SHA256SUMS is refused befo
   assert.equal(await exists(env, alphaPath(env, ALPHA_ZIP)), false);
 });
 
-Deno.test("signature: a bad signature is refused with the key id, nothing is stored", async () => {
+// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+Deno.test({
+  name: "signature: a bad signature is refused with the key id, nothing is stored",
+  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
+}, async () => {
   await using env = await startProviderEnv();
   env.registry.faults.set({ badSignature: true }, { kinds: ["signature"] });
   const base = `registry/${env.host}/tfcache/alpha/1.0.0`;
@@ -246,7 +288,11 @@ Deno.test("signature: a bad signature is refused with the key id, nothing is sto
   assert.equal(await exists(env, alphaPath(env, ALPHA_ZIP)), false);
 });
 
-Deno.test("zip: a cached package is served with the upstream closed", async () => {
+// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+Deno.test({
+  name: "zip: a cached package is served with the upstream closed",
+  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
+}, async () => {
   await using env = await startProviderEnv();
   const first = await bytesOf(await env.get(alphaPath(env, ALPHA_ZIP)));
   await env.registry.stop();
@@ -260,7 +306,11 @@ Deno.test("zip: a cached package is served with the upstream closed", async () =
   await env.registry.start();
 });
 
-Deno.test("network mirror: platforms are resolved in parallel, bounded by parallelism", async () => {
+// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+Deno.test({
+  name: "network mirror: platforms are resolved in parallel, bounded by parallelism",
+  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
+}, async () => {
   await using env = await startProviderEnv({ parallelism: 3, delayMs: 25 });
   const doc = await okJson(await env.get(`providers/${env.host}/tfcache/wide/0.1.0.json`)) as {
     archives: Record<string, unknown>;
@@ -270,13 +320,21 @@ Deno.test("network mirror: platforms are resolved in parallel, bounded by parall
   assert.equal(env.downloads.max, 3);
 });
 
-Deno.test("network mirror: default parallelism is 8", async () => {
+// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+Deno.test({
+  name: "network mirror: default parallelism is 8",
+  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
+}, async () => {
   await using env = await startProviderEnv({ delayMs: 25 });
   await okJson(await env.get(`providers/${env.host}/tfcache/wide/0.1.0.json`));
   assert.equal(env.downloads.max, 8);
 });
 
-Deno.test("zip: concurrent requests share one upstream download", async () => {
+// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+Deno.test({
+  name: "zip: concurrent requests share one upstream download",
+  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
+}, async () => {
   await using env = await startProviderEnv();
   const responses = await Promise.all(
     Array.from({ length: 5 }, () => env.get(alphaPath(env, ALPHA_ZIP))),
@@ -286,7 +344,11 @@ Deno.test("zip: concurrent requests share one upstream download", async () => {
   assert.equal(env.registry.counters.byKind.zip, 1);
 });
 
-Deno.test("metadata: upstream down after the TTL → the stale copy is served", async () => {
+// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+Deno.test({
+  name: "metadata: upstream down after the TTL → the stale copy is served",
+  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
+}, async () => {
   await using env = await startProviderEnv({ metadataTtlMs: 1 });
   const fresh = await okJson(await env.get(alphaPath(env, "index.json")));
   await okJson(await env.get(alphaPath(env, "1.0.0.json")));

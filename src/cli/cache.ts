@@ -201,7 +201,12 @@ export async function runCache(args: string[], io: CacheCommandIo = consoleIo())
   }
   if (!isDirectory) throw new CacheDirectoryMissingError(root, true);
   const store = new FileStore(root, io.now !== undefined ? { now: io.now } : {});
-  return await spec.run({ root, store }, values, positionals, io);
+  return await spec.run(
+    { root, store, encodeColons: store.encodeColons },
+    values,
+    positionals,
+    io,
+  );
 }
 
 function prefixArgument(context: CacheContext, argument: string | undefined): string {

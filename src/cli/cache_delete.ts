@@ -5,9 +5,14 @@
  * @module
  */
 
-import { join } from "node:path";
 import type { ObjectInfo } from "../proxy/store.ts";
-import { type CacheContext, checkKeyArgument, listObjects } from "./cache_inventory.ts";
+import {
+  type CacheContext,
+  checkKeyArgument,
+  encodesNames,
+  keyPath,
+  listObjects,
+} from "./cache_inventory.ts";
 import { cloneDirForStateKey, removeGitCloneLocked, removeObjectLocked } from "./cache_remove.ts";
 import { UsageError } from "./cli_error.ts";
 import { formatSize } from "./cache_units.ts";
@@ -65,7 +70,7 @@ export async function planDelete(
     const info = trailingSlash ? undefined : await context.store.stat(key);
     if (info !== undefined) {
       add(info);
-    } else if (await isDirectory(join(context.root, ...key.split("/")))) {
+    } else if (await isDirectory(keyPath(context, key))) {
       const prefix = `${key}/`;
       let found = 0;
       for await (const object of listObjects(context, prefix)) {
@@ -117,7 +122,7 @@ export async function executeDelete(
   const done: DeletedObject[] = [];
   for (const object of plan.objects) {
     let bytes: number | undefined;
-    if (cloneDirForStateKey(context.root, object.key) === undefined) {
+    if (cloneDirForStateKey(context.root, object.key, encodesNames(context)) === undefined) {
       const outcome = await removeObjectLocked(context, object.key);
       if (outcome.removed) bytes = outcome.info.size;
     } else {

@@ -6,10 +6,14 @@
  * Object listings never descend into the directories that hold no store objects
  * (`git-mirrors/`, `git-mirrors-http/`, `unpacked/`, `tls/`), which can hold many files.
  *
+ * Names found on disk are mapped back to keys the way the store maps them
+ * ({@linkcode CacheContext.encodeColons}: `host%3Aport` directories stand for `host:port` keys).
+ *
  * @module
  */
 
 import { isAbsolute, join, relative, sep } from "node:path";
+import { DEFAULT_ENCODE_COLONS, fromDiskPath, toDiskPath } from "../proxy/_key_path.ts";
 import { validateKey } from "../proxy/cache_key.ts";
 import type { ObjectInfo, Store } from "../proxy/store.ts";
 import { UsageError } from "./cli_error.ts";
@@ -20,6 +24,32 @@ export interface CacheContext {
   root: string;
   /** The store on `root` (a `FileStore` for the CLI). */
   store: Store;
+  /**
+   * Whether the store encodes its on-disk names (`FileStore.encodeColons`: `%` as `%25`, `:` as
+   * `%3A`); default: on Windows only, as `FileStore`.
+   */
+  encodeColons?: boolean;
+}
+
+/**
+ * Whether the cache's on-disk names are encoded.
+ *
+ * @param context Cache root and store.
+ * @returns `context.encodeColons`, else the platform default.
+ */
+export function encodesNames(context: CacheContext): boolean {
+  return context.encodeColons ?? DEFAULT_ENCODE_COLONS;
+}
+
+/**
+ * The on-disk path of a key (or key prefix) under the cache root.
+ *
+ * @param context Cache root and store.
+ * @param key A validated key or prefix without a trailing `/`.
+ * @returns `<root>/<key>`, encoded when the store encodes names.
+ */
+export function keyPath(context: CacheContext, key: string): string {
+  return join(context.root, ...toDiskPath(key, encodesNames(context)).split("/"));
 }
 
 /** What produced an object, from its key. */
@@ -154,11 +184,15 @@ export async function* listObjects(
     yield* context.store.list(prefix);
     return;
   }
-  for (const entry of await readDirSorted(context.root)) {
-    const name = entry.name;
+  const encoded = encodesNames(context);
+  const names = (await readDirSorted(context.root))
+    .map((entry) => ({ entry, name: fromDiskPath(entry.name, encoded) }))
+    .filter((e): e is { entry: Deno.DirEntry; name: string } => e.name !== undefined)
+    .sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  for (const { entry, name } of names) {
     if (!name.startsWith(prefix) || name.startsWith(".")) continue;
     if (entry.isDirectory) {
-      if (!NON_OBJECT_DIRS.has(name)) yield* context.store.list(`${name}/`);
+      if (!NON_OBJECT_DIRS.has(entry.name)) yield* context.store.list(`${name}/`);
     } else if (entry.isFile) {
       let info: ObjectInfo | undefined;
       try {
@@ -244,11 +278,16 @@ export async function gitCloneLastFetched(path: string): Promise<Date> {
  * Lists the git mirror clones (and leftover temporary clones) in key order.
  *
  * @param root The cache root.
+ * @param encodeColons Whether clone directory names are encoded as the store's names are
+ * (default: on Windows only); directories whose names encode no key are skipped.
  * @returns One entry per clone directory.
  */
-export async function* listGitClones(root: string): AsyncGenerator<GitClone> {
+export async function* listGitClones(
+  root: string,
+  encodeColons: boolean = DEFAULT_ENCODE_COLONS,
+): AsyncGenerator<GitClone> {
   for (const { dir, keyPrefix } of GIT_CLONE_ROOTS) {
-    yield* walkClones(root, [dir], keyPrefix);
+    yield* walkClones(root, [dir], keyPrefix, encodeColons);
   }
 }
 
@@ -256,6 +295,7 @@ async function* walkClones(
   root: string,
   segments: string[],
   keyPrefix: string,
+  encodeColons: boolean,
 ): AsyncGenerator<GitClone> {
   const path = join(root, ...segments);
   for (const entry of await readDirSorted(path)) {
@@ -265,15 +305,17 @@ async function* walkClones(
     const temporary = /\.git\.tmp-/.test(entry.name);
     if (temporary || entry.name.endsWith(".git")) {
       const repo = [...child.slice(1, -1), entry.name.replace(/\.git(\.tmp-.*)?$/, "")];
+      const repoKey = fromDiskPath(repo.join("/"), encodeColons);
+      if (repoKey === undefined) continue;
       yield {
         path: childPath,
         relativePath: child.join("/"),
-        stateKey: `${keyPrefix}/${repo.join("/")}.json`,
+        stateKey: `${keyPrefix}/${repoKey}.json`,
         lastFetched: await gitCloneLastFetched(childPath),
         temporary,
       };
     } else {
-      yield* walkClones(root, child, keyPrefix);
+      yield* walkClones(root, child, keyPrefix, encodeColons);
     }
   }
 }

@@ -13,6 +13,7 @@ import type { ObjectInfo } from "../proxy/store.ts";
 import { isValidKey } from "../proxy/cache_key.ts";
 import {
   type CacheContext,
+  encodesNames,
   gitCloneLastFetched,
   listGitClones,
   listObjects,
@@ -141,7 +142,7 @@ export async function pruneCache(
   }
   result.remainingBytes = remaining;
 
-  for await (const clone of listGitClones(context.root)) {
+  for await (const clone of listGitClones(context.root, encodesNames(context))) {
     const fetched = clone.lastFetched.getTime();
     if (clone.temporary) {
       if (options.dryRun || now - fetched < GIT_TEMP_MAX_AGE_MS) continue;

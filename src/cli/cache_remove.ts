@@ -8,9 +8,10 @@
  */
 
 import { join } from "node:path";
+import { DEFAULT_ENCODE_COLONS, toDiskPath } from "../proxy/_key_path.ts";
 import type { ObjectInfo } from "../proxy/store.ts";
 import type { CacheContext } from "./cache_inventory.ts";
-import { treeSize } from "./cache_inventory.ts";
+import { encodesNames, treeSize } from "./cache_inventory.ts";
 
 /** Outcome of one locked removal. */
 export type RemoveOutcome =
@@ -52,14 +53,20 @@ export async function removeObjectLocked(
  *
  * @param root The cache root.
  * @param key A cache key such as `git/github.com/org/repo.json`.
+ * @param encodeColons Whether clone directory names are encoded as the store's names are
+ * (default: on Windows only), as `GitMirror.repoDir` names them.
  * @returns `<root>/git-mirrors/github.com/org/repo.git` (`git-mirrors-http/` for `git-http/`
  * keys), or `undefined` when `key` is not a git mirror state key.
  */
-export function cloneDirForStateKey(root: string, key: string): string | undefined {
+export function cloneDirForStateKey(
+  root: string,
+  key: string,
+  encodeColons: boolean = DEFAULT_ENCODE_COLONS,
+): string | undefined {
   const match = /^(git|git-http)\/(.+)\.json$/.exec(key);
   if (match === null || match[2] === undefined || !match[2].includes("/")) return undefined;
   const top = match[1] === "git-http" ? "git-mirrors-http" : "git-mirrors";
-  return join(root, top, ...`${match[2]}.git`.split("/"));
+  return join(root, top, ...toDiskPath(`${match[2]}.git`, encodeColons).split("/"));
 }
 
 /**
@@ -96,7 +103,7 @@ export async function removeGitCloneLocked(
   stateKey: string,
   stillStale: () => Promise<boolean> = () => Promise.resolve(true),
 ): Promise<number | undefined> {
-  const dir = cloneDirForStateKey(context.root, stateKey);
+  const dir = cloneDirForStateKey(context.root, stateKey, encodesNames(context));
   if (dir === undefined) return undefined;
   await using _held = await context.store.lock(stateKey);
   if (!(await stillStale())) return undefined;

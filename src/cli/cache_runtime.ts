@@ -105,7 +105,11 @@ export async function startCacheRuntime(options: CacheRuntimeOptions): Promise<C
     new DiscoveryMirror(),
     new ProviderMirror({ store, discovery }),
     new ModuleMirror({ discover: (host) => discovery.modulesUrl(host) }),
-    new GitMirror({ root: options.cacheDir, plainHttpHosts: options.gitPlainHttpHosts ?? [] }),
+    new GitMirror({
+      root: options.cacheDir,
+      plainHttpHosts: options.gitPlainHttpHosts ?? [],
+      encodeColons: store.encodeColons,
+    }),
   ];
   const handler = createCacheHandler({
     store,

@@ -7,6 +7,7 @@
 
 import {
   type CacheContext,
+  encodesNames,
   GROUP_LABELS,
   groupOf,
   listGitClones,
@@ -77,7 +78,7 @@ export async function collectStats(context: CacheContext): Promise<CacheStats> {
     add(total, info.size, info.fetchedAt, artifact);
   }
   const gitMirrors = { clones: 0, bytes: 0 };
-  for await (const clone of listGitClones(context.root)) {
+  for await (const clone of listGitClones(context.root, encodesNames(context))) {
     if (!clone.temporary) gitMirrors.clones++;
     gitMirrors.bytes += (await treeSize(clone.path)).bytes;
   }

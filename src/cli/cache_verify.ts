@@ -12,10 +12,10 @@
  */
 
 import { createHash } from "node:crypto";
-import { join } from "node:path";
+import { fromDiskPath } from "../proxy/_key_path.ts";
 import { isValidKey, SIDECAR_SUFFIX, TEMP_PREFIX } from "../proxy/cache_key.ts";
 import type { ObjectInfo } from "../proxy/store.ts";
-import { type CacheContext, NON_OBJECT_DIRS } from "./cache_inventory.ts";
+import { type CacheContext, encodesNames, keyPath, NON_OBJECT_DIRS } from "./cache_inventory.ts";
 
 /** What is wrong with an object. */
 export type VerifyProblemKind = "hash-mismatch" | "modified" | "orphaned";
@@ -64,26 +64,31 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** Keys of every sidecar under `<root>/<dir>` (recursively), in key order. */
-async function* sidecarKeys(root: string, dir: string): AsyncGenerator<string> {
-  const entries: Deno.DirEntry[] = [];
+/**
+ * Keys of every sidecar under the key directory `dir` (recursively), in key order; on-disk names
+ * are decoded as the store encodes them, and names that encode no key are skipped.
+ */
+async function* sidecarKeys(context: CacheContext, dir: string): AsyncGenerator<string> {
+  const encoded = encodesNames(context);
+  const entries: { entry: Deno.DirEntry; name: string }[] = [];
   try {
-    for await (const entry of Deno.readDir(dir === "" ? root : join(root, dir))) {
-      entries.push(entry);
+    for await (const entry of Deno.readDir(dir === "" ? context.root : keyPath(context, dir))) {
+      const name = fromDiskPath(entry.name, encoded);
+      if (name !== undefined) entries.push({ entry, name });
     }
   } catch (error) {
     if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) return;
     throw error;
   }
   entries.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
-  for (const entry of entries) {
-    if (entry.name.startsWith(TEMP_PREFIX)) continue;
-    const path = dir === "" ? entry.name : `${dir}/${entry.name}`;
+  for (const { entry, name } of entries) {
+    if (name.startsWith(TEMP_PREFIX)) continue;
+    const path = dir === "" ? name : `${dir}/${name}`;
     if (entry.isDirectory) {
-      if (dir !== "" || (!NON_OBJECT_DIRS.has(entry.name) && !entry.name.startsWith("."))) {
-        yield* sidecarKeys(root, path);
+      if (dir !== "" || (!NON_OBJECT_DIRS.has(name) && !name.startsWith("."))) {
+        yield* sidecarKeys(context, path);
       }
-    } else if (entry.isFile && entry.name.endsWith(SIDECAR_SUFFIX)) {
+    } else if (entry.isFile && name.endsWith(SIDECAR_SUFFIX)) {
       const key = path.slice(0, -SIDECAR_SUFFIX.length);
       if (isValidKey(key)) yield key;
     }
@@ -126,7 +131,7 @@ export async function verifyCache(
   const start = slash > 0 ? prefix.slice(0, slash) : "";
   if (NON_OBJECT_DIRS.has(start.split("/")[0] ?? "")) return { checked: 0, bytes: 0, problems: [] };
   const result: VerifyResult = { checked: 0, bytes: 0, problems: [] };
-  for await (const key of sidecarKeys(context.root, start)) {
+  for await (const key of sidecarKeys(context, start)) {
     if (!key.startsWith(prefix)) continue;
     const first = await hashObject(context, key);
     if (first !== undefined) {
@@ -150,7 +155,7 @@ async function confirm(
   fix: boolean,
 ): Promise<VerifyProblem | undefined> {
   await using _held = await context.store.lock(key);
-  const objectPath = join(context.root, ...key.split("/"));
+  const objectPath = keyPath(context, key);
   let found: Omit<VerifyProblem, "fixed"> | undefined;
   const again = await hashObject(context, key);
   if (again !== undefined) {

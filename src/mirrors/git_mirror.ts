@@ -15,10 +15,14 @@
  * an HTTPS remote; they are mirrored only for the hosts listed in
  * {@linkcode GitMirrorOptions.plainHttpHosts}.
  *
+ * Clone directories follow the store's on-disk name encoding
+ * ({@linkcode GitMirrorOptions.encodeColons}): on Windows `<host:port>` becomes `<host%3Aport>`.
+ *
  * @module
  */
 
 import { dirname, join } from "node:path";
+import { DEFAULT_ENCODE_COLONS, toDiskPath } from "../proxy/_key_path.ts";
 import { HttpError, UpstreamError } from "../proxy/errors.ts";
 import type { Mirror, ProducedMetadata, Route, RouteContext } from "../proxy/route.ts";
 import { git, type GitOptions, runGit } from "./git_fetch.ts";
@@ -40,6 +44,11 @@ export interface GitMirrorOptions {
   plainHttpHosts?: readonly string[];
   /** The git executable (default `git` on PATH). */
   git?: string;
+  /**
+   * Name clone directories as the store names its files (`encodeKeyPath`: `%` as `%25`,
+   * `:` as `%3A`); pass the store's `encodeColons`. Default: on Windows only.
+   */
+  encodeColons?: boolean;
 }
 
 /** The metadata cached per mirrored repository. */
@@ -92,11 +101,14 @@ export class GitMirror implements Mirror {
    * @param host The lower-case host (with port).
    * @param repoKey Repository path without `.git`.
    * @param scheme The upstream scheme; plain-HTTP clones live apart from HTTPS ones.
-   * @returns The bare repository's path.
+   * @returns The bare repository's path (host and path encoded when
+   * {@linkcode GitMirrorOptions.encodeColons}).
    */
   repoDir(host: string, repoKey: string, scheme: "https" | "http" = "https"): string {
     const top = scheme === "http" ? "git-mirrors-http" : "git-mirrors";
-    return join(this.#options.root, top, host, ...`${repoKey}.git`.split("/"));
+    const relative = `${host}/${repoKey}.git`;
+    const onDisk = toDiskPath(relative, this.#options.encodeColons ?? DEFAULT_ENCODE_COLONS);
+    return join(this.#options.root, top, ...onDisk.split("/"));
   }
 
   /** Maps a smart-HTTP request to the repository's metadata route. */

@@ -3,7 +3,10 @@
  *
  * Layout: the object for key `a/b/c.zip` lives at `<root>/a/b/c.zip`, its JSON sidecar at
  * `<root>/a/b/c.zip.metadata.json` and its lock file at `<root>/a/b/c.zip.lock`. Staging files are
- * `.tmp-<random>` in the object's directory, so every rename stays on one filesystem.
+ * `.tmp-<random>` in the object's directory, so every rename stays on one filesystem. With
+ * {@linkcode FileStoreOptions.encodeColons} (the default on Windows, which refuses `:` in file
+ * names) every path is the key encoded by `encodeKeyPath` (`%` as `%25`, `:` as `%3A`):
+ * `providers/127.0.0.1:8443/…` lives at `<root>/providers/127.0.0.1%3A8443/…`. Keys never change.
  *
  * Consistency without a reader lock: the sidecar records the object's `size` and modification
  * time (`mtime_ms`). `stat`/`open`/`list` treat an object whose sidecar is missing, unreadable or
@@ -31,6 +34,7 @@ import { abortableSleep } from "../_shared/abortable.ts";
 import { KeyedMutex } from "../_shared/keyed_mutex.ts";
 import { LOCK_SUFFIX, SIDECAR_SUFFIX, TEMP_PREFIX, validateKey } from "./cache_key.ts";
 import { isValidKey } from "./cache_key.ts";
+import { DEFAULT_ENCODE_COLONS, fromDiskPath, toDiskPath } from "./_key_path.ts";
 import type { ObjectInfo, RouteKind } from "./route.ts";
 import { SizeMismatchError } from "./errors.ts";
 import type {
@@ -48,6 +52,12 @@ export interface FileStoreOptions {
   tempMaxAgeMs?: number;
   /** Clock for `fetched_at` and `sweep()`; `Date.now` by default. */
   now?: () => number;
+  /**
+   * Store each key under its `encodeKeyPath` form (`%` as `%25`, `:` as `%3A`), for file
+   * systems that refuse `:` in names. Default: on Windows only, so caches made on Linux and macOS
+   * keep their layout. Every process sharing a cache directory must use the same setting.
+   */
+  encodeColons?: boolean;
 }
 
 /** The sidecar's JSON shape (snake_case on disk). */
@@ -287,16 +297,19 @@ class FileStaging implements StagedObject {
 export class FileStore implements Store {
   /** Root directory of the cache (no trailing slash). */
   readonly root: string;
+  /** Whether on-disk names are the keys encoded by `encodeKeyPath` (`_key_path.ts`). */
+  readonly encodeColons: boolean;
   #tempMaxAgeMs: number;
   #now: () => number;
   #mutex = new KeyedMutex();
 
   /**
    * @param root The cache directory; created on the first commit.
-   * @param options Staging sweep age and clock.
+   * @param options Staging sweep age, clock and on-disk name encoding.
    */
   constructor(root: string, options: FileStoreOptions = {}) {
     this.root = root.length > 1 ? root.replace(/[\\/]+$/, "") : root;
+    this.encodeColons = options.encodeColons ?? DEFAULT_ENCODE_COLONS;
     this.#tempMaxAgeMs = options.tempMaxAgeMs ?? DEFAULT_TEMP_MAX_AGE_MS;
     this.#now = options.now ?? Date.now;
   }
@@ -305,10 +318,20 @@ export class FileStore implements Store {
    * Local path of the object for `key` (validated).
    *
    * @param key Cache key.
-   * @returns `<root>/<key>`.
+   * @returns `<root>/<key>` (the key encoded when {@linkcode FileStore.encodeColons}).
    */
   objectPath(key: string): string {
-    return `${this.root}/${validateKey(key)}`;
+    return `${this.root}/${this.#diskPath(validateKey(key))}`;
+  }
+
+  /** The on-disk relative path of a (validated) key or key directory. */
+  #diskPath(key: string): string {
+    return toDiskPath(key, this.encodeColons);
+  }
+
+  /** The key an on-disk relative path stands for, or `undefined` when it stands for none. */
+  #keyOf(path: string): string | undefined {
+    return fromDiskPath(path, this.encodeColons);
   }
 
   async #readSidecar(objectPath: string): Promise<Sidecar | undefined> {
@@ -551,7 +574,7 @@ export class FileStore implements Store {
    * Local path of the object for `key` (the committed file; read-only for callers).
    *
    * @param key Cache key.
-   * @returns `<root>/<key>`.
+   * @returns `<root>/<key>` (the key encoded when {@linkcode FileStore.encodeColons}).
    */
   localPath(key: string): string {
     return this.objectPath(key);
@@ -617,20 +640,27 @@ export class FileStore implements Store {
     await removeQuietly(path + SIDECAR_SUFFIX);
   }
 
-  async *#walk(relativeDir: string): AsyncGenerator<{ key: string; name: string }> {
+  /**
+   * Files under `<root>/<relativeDir>` (an on-disk path), each directory's entries in the order
+   * of the names they decode to (so listings are in the same order whether or not names are
+   * encoded).
+   */
+  async *#walk(relativeDir: string): AsyncGenerator<{ path: string; name: string }> {
     const dir = relativeDir ? `${this.root}/${relativeDir}` : this.root;
-    const entries: Deno.DirEntry[] = [];
+    const entries: { entry: Deno.DirEntry; order: string }[] = [];
     try {
-      for await (const entry of Deno.readDir(dir)) entries.push(entry);
+      for await (const entry of Deno.readDir(dir)) {
+        entries.push({ entry, order: this.#keyOf(entry.name) ?? entry.name });
+      }
     } catch (error) {
       if (isAbsent(error)) return;
       throw error;
     }
-    entries.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
-    for (const entry of entries) {
-      const key = relativeDir ? `${relativeDir}/${entry.name}` : entry.name;
-      if (entry.isDirectory) yield* this.#walk(key);
-      else if (entry.isFile) yield { key, name: entry.name };
+    entries.sort((a, b) => a.order < b.order ? -1 : a.order > b.order ? 1 : 0);
+    for (const { entry } of entries) {
+      const path = relativeDir ? `${relativeDir}/${entry.name}` : entry.name;
+      if (entry.isDirectory) yield* this.#walk(path);
+      else if (entry.isFile) yield { path, name: entry.name };
     }
   }
 
@@ -645,8 +675,10 @@ export class FileStore implements Store {
     const slash = prefix.lastIndexOf("/");
     const start = slash > 0 ? prefix.slice(0, slash) : "";
     if (start) validateKey(start);
-    for await (const { key, name } of this.#walk(start)) {
-      if (name.startsWith(TEMP_PREFIX) || !key.startsWith(prefix) || !isValidKey(key)) continue;
+    for await (const { path, name } of this.#walk(start ? this.#diskPath(start) : "")) {
+      if (name.startsWith(TEMP_PREFIX)) continue;
+      const key = this.#keyOf(path);
+      if (key === undefined || !key.startsWith(prefix) || !isValidKey(key)) continue;
       const info = await this.stat(key);
       if (info) yield info;
     }
@@ -662,9 +694,9 @@ export class FileStore implements Store {
   async sweep(olderThanMs: number = this.#tempMaxAgeMs): Promise<number> {
     let removed = 0;
     const cutoff = this.#now() - olderThanMs;
-    for await (const { key, name } of this.#walk("")) {
+    for await (const { path: relative, name } of this.#walk("")) {
       if (!name.startsWith(TEMP_PREFIX)) continue;
-      const path = `${this.root}/${key}`;
+      const path = `${this.root}/${relative}`;
       try {
         const info = await Deno.lstat(path);
         if ((info.mtime?.getTime() ?? 0) > cutoff) continue;

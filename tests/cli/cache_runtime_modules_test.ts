@@ -8,8 +8,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { startCacheRuntime } from "../../src/cli/cache_runtime.ts";
 import { sourceId } from "../../src/mirrors/module_source_address.ts";
+import { DEFAULT_ENCODE_COLONS, toDiskPath } from "../../src/proxy/_key_path.ts";
 import { startFakeRegistry } from "../support/fake_registry.ts";
-import { COLON_IN_FILE_NAMES_UNSUPPORTED } from "../support/os_guards.ts";
 
 /** Hostile sources a registry could answer with; the cache must fetch none of them. */
 const HOSTILE = [
@@ -24,10 +24,8 @@ async function get(url: URL, init: RequestInit = {}): Promise<Response> {
   return await fetch(url, { redirect: "manual", ...init });
 }
 
-// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
 Deno.test({
   name: "cache runtime: a _source id is served only after this process rendered it",
-  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
 }, async () => {
   await using registry = await startFakeRegistry({
     modules: [{ namespace: "tfcache", name: "net", system: "aws", versions: ["1.0.0"] }],
@@ -72,10 +70,8 @@ Deno.test({
   }
 });
 
-// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
 Deno.test({
   name: "cache runtime: hostile module sources are handed back unchanged and never fetched",
-  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
 }, async () => {
   await using registry = await startFakeRegistry({
     modules: HOSTILE.map((location, i) => ({
@@ -109,7 +105,11 @@ Deno.test({
     }
     await assert.rejects(Deno.stat("/tmp/tfcache-pwned"), Deno.errors.NotFound);
     const cached = await Array.fromAsync(Deno.readDir(join(cacheDir, "modules")));
-    assert.deepEqual(cached.map((e) => e.name), [registry.host], "no _source directory");
+    assert.deepEqual(
+      cached.map((e) => e.name),
+      [toDiskPath(registry.host, DEFAULT_ENCODE_COLONS)],
+      "no _source directory",
+    );
   } finally {
     await Deno.remove(cacheDir, { recursive: true });
   }

@@ -23,7 +23,7 @@ import { type FakeRegistry, startFakeRegistry } from "../support/fake_registry.t
 import { parseLockFile, writeConfig } from "../support/terraform.ts";
 import { exists } from "./_support/alpha_beta.ts";
 import { runCli } from "./_support/run_cli.ts";
-import { COLON_IN_FILE_NAMES_UNSUPPORTED } from "../support/os_guards.ts";
+import { NO_TRUE_COMMAND } from "../support/os_guards.ts";
 
 const PLATFORMS = ["linux_amd64", "darwin_arm64", "windows_amd64"];
 
@@ -89,10 +89,8 @@ async function fixture(): Promise<Fixture> {
   };
 }
 
-// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
 Deno.test({
   name: "lock: h1 per requested platform + zh of every platform; a warm run downloads no zip",
-  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
 }, async () => {
   await using f = await fixture();
   const { registry } = f;
@@ -127,10 +125,8 @@ Deno.test({
   assert.equal(await f.lockText(), before);
 });
 
-// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
 Deno.test({
   name: "lock: merges into an existing lock file, keeps the locked version, --upgrade moves on",
-  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
 }, async () => {
   await using f = await fixture();
   const { registry } = f;
@@ -185,10 +181,8 @@ provider "${other}" {
   assert.equal(await f.lockText(), text);
 });
 
-// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
 Deno.test({
   name: "lock: constraints of a root and a child module that conflict name both places",
-  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
 }, async () => {
   await using f = await fixture();
   const { registry } = f;
@@ -210,10 +204,8 @@ Deno.test({
   assert.equal(await exists(join(f.dir, ".terraform.lock.hcl")), false);
 });
 
-// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
 Deno.test({
   name: "lock: an invalid SHA256SUMS signature fails and writes nothing",
-  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
 }, async () => {
   await using f = await fixture();
   const { registry } = f;
@@ -228,10 +220,8 @@ Deno.test({
   assert.equal(await exists(join(f.dir, ".terraform.lock.hcl")), false);
 });
 
-// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
 Deno.test({
   name: "lock: unknown provider, unpublished platform and --provider errors are clear",
-  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
 }, async () => {
   await using f = await fixture();
   const { registry } = f;
@@ -268,10 +258,10 @@ Deno.test({
   ]);
 });
 
-// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+// Windows: runs `tfcache run -- true` (see os_guards.ts).
 Deno.test({
   name: "tfcache lock CLI: exit codes and messages; run --lock-platform completes the lock file",
-  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
+  ignore: NO_TRUE_COMMAND,
 }, async () => {
   await using f = await fixture();
   const { registry } = f;

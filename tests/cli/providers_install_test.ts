@@ -27,7 +27,7 @@ import {
   writeAlphaBetaConfig,
 } from "./_support/alpha_beta.ts";
 import { runCli } from "./_support/run_cli.ts";
-import { COLON_IN_FILE_NAMES_UNSUPPORTED } from "../support/os_guards.ts";
+import { COLON_IN_PROVIDER_LAYOUT_UNSUPPORTED } from "../support/os_guards.ts";
 
 const PLATFORMS = PLATFORMS_WITH_LOCAL;
 
@@ -73,11 +73,11 @@ async function fileTree(root: string): Promise<Map<string, string>> {
   return new Map([...out].sort(([a], [b]) => (a < b ? -1 : 1)));
 }
 
-// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+// Windows: providers are unpacked under a "127.0.0.1:<port>" directory (see os_guards.ts).
 Deno.test({
   name:
     "providers install: links packages from the global cache, writes the lock file, second dir downloads nothing",
-  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
+  ignore: COLON_IN_PROVIDER_LAYOUT_UNSUPPORTED,
 }, async () => {
   await using registry = await startRegistry();
   await using first = await createTerraformSandbox({ sslCertFile: registry.caFile });
@@ -156,10 +156,10 @@ Deno.test({
   assert.equal(await Deno.readTextFile(join(first.workDir, ".terraform.lock.hcl")), lockText);
 });
 
-// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+// Windows: providers are unpacked under a "127.0.0.1:<port>" directory (see os_guards.ts).
 Deno.test({
   name: "providers install: --upgrade selects newer versions than the lock file",
-  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
+  ignore: COLON_IN_PROVIDER_LAYOUT_UNSUPPORTED,
 }, async () => {
   await using registry = await startRegistry();
   await using box = await createTerraformSandbox({ sslCertFile: registry.caFile });
@@ -182,11 +182,11 @@ Deno.test({
   assert.match(upgraded.stdout, /Updated the dependency lock file/);
 });
 
-// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+// Windows: providers are unpacked under a "127.0.0.1:<port>" directory (see os_guards.ts).
 Deno.test({
   name:
     "providers install: unknown provider and bad signature fail clearly and leave nothing half-installed",
-  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
+  ignore: COLON_IN_PROVIDER_LAYOUT_UNSUPPORTED,
 }, async () => {
   await using registry = await startRegistry();
   await using box = await createTerraformSandbox({ sslCertFile: registry.caFile });
@@ -262,11 +262,11 @@ Deno.test("providers: usage errors and help", async () => {
   assert.match(help.stdout, /tfcache providers mirror \[--platform OS_ARCH\]/);
 });
 
-// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+// Windows: providers are unpacked under a "127.0.0.1:<port>" directory (see os_guards.ts).
 Deno.test({
   name:
     "real terraform: after providers install, terraform init downloads nothing; same trees and hashes as a direct init",
-  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
+  ignore: COLON_IN_PROVIDER_LAYOUT_UNSUPPORTED,
 }, async () => {
   if (terraformPath() === undefined) {
     console.log("SKIP: providers install with real terraform: terraform not on PATH");

@@ -21,7 +21,7 @@ import {
   writeAlphaBetaConfig,
 } from "./_support/alpha_beta.ts";
 import { runCli } from "./_support/run_cli.ts";
-import { COLON_IN_FILE_NAMES_UNSUPPORTED } from "../support/os_guards.ts";
+import { COLON_IN_PROVIDER_LAYOUT_UNSUPPORTED } from "../support/os_guards.ts";
 
 const LOCAL = localPlatform();
 const OTHER = LOCAL === "darwin_arm64" ? "linux_amd64" : "darwin_arm64";
@@ -76,10 +76,10 @@ async function files(root: string): Promise<Map<string, string>> {
   return new Map([...out].sort(([a], [b]) => (a < b ? -1 : 1)));
 }
 
-// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+// Windows: providers are unpacked under a "127.0.0.1:<port>" directory (see os_guards.ts).
 Deno.test({
   name: "providers mirror: packed layout, index files with the packages' h1, failures listed",
-  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
+  ignore: COLON_IN_PROVIDER_LAYOUT_UNSUPPORTED,
 }, async () => {
   await using registry = await startRegistry();
   await using box = await createTerraformSandbox({ sslCertFile: registry.caFile });
@@ -141,10 +141,10 @@ Deno.test("providers mirror: usage errors", async () => {
   assert.match(badPlatform.stderr, /invalid --platform "linux"/);
 });
 
-// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+// Windows: providers are unpacked under a "127.0.0.1:<port>" directory (see os_guards.ts).
 Deno.test({
   name: "real terraform: mirror output byte-equals terraform providers mirror's",
-  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
+  ignore: COLON_IN_PROVIDER_LAYOUT_UNSUPPORTED,
 }, async () => {
   if (terraformPath() === undefined) {
     console.log("SKIP: providers mirror vs terraform providers mirror: terraform not on PATH");
@@ -168,10 +168,10 @@ Deno.test({
   assert.deepEqual(await files(ours), theirFiles, "same files, byte for byte");
 });
 
-// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+// Windows: providers are unpacked under a "127.0.0.1:<port>" directory (see os_guards.ts).
 Deno.test({
   name: "real terraform: the mirror works as a filesystem_mirror with the registry down",
-  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
+  ignore: COLON_IN_PROVIDER_LAYOUT_UNSUPPORTED,
 }, async () => {
   if (terraformPath() === undefined) {
     console.log("SKIP: providers mirror as filesystem_mirror: terraform not on PATH");

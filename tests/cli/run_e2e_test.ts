@@ -19,7 +19,7 @@ import {
   writeAlphaBetaConfig,
 } from "./_support/alpha_beta.ts";
 import { runCli } from "./_support/run_cli.ts";
-import { COLON_IN_FILE_NAMES_UNSUPPORTED, NO_SHEBANG_SCRIPTS } from "../support/os_guards.ts";
+import { COLON_IN_PROVIDER_LAYOUT_UNSUPPORTED, NO_SHEBANG_SCRIPTS } from "../support/os_guards.ts";
 
 const PLATFORMS = ["linux_amd64", "darwin_arm64", "windows_amd64", "linux_arm64"];
 
@@ -42,11 +42,11 @@ async function tfcacheInit(
   );
 }
 
-// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+// Windows: providers are unpacked under a "127.0.0.1:<port>" directory (see os_guards.ts).
 Deno.test({
   name:
     "tfcache run: cold init writes the same lock file as a direct init, warm init works offline",
-  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
+  ignore: COLON_IN_PROVIDER_LAYOUT_UNSUPPORTED,
 }, async () => {
   if (skipWithoutTerraform("run e2e")) return;
   await using registry = await startRegistry();
@@ -87,10 +87,10 @@ Deno.test({
   await registry.start();
 });
 
-// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+// Windows: providers are unpacked under a "127.0.0.1:<port>" directory (see os_guards.ts).
 Deno.test({
   name: "tfcache run: 8 concurrent inits sharing one cache fetch each zip once",
-  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
+  ignore: COLON_IN_PROVIDER_LAYOUT_UNSUPPORTED,
 }, async () => {
   if (skipWithoutTerraform("run e2e concurrency")) return;
   await using registry = await startRegistry();
@@ -112,11 +112,11 @@ Deno.test({
   }
 });
 
-// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+// Windows: providers are unpacked under a "127.0.0.1:<port>" directory (see os_guards.ts).
 Deno.test({
   name:
     "tfcache run: a zip that does not match its signed checksum fails the init and caches nothing",
-  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
+  ignore: COLON_IN_PROVIDER_LAYOUT_UNSUPPORTED,
 }, async () => {
   if (skipWithoutTerraform("run e2e tampered")) return;
   await using registry = await startRegistry();

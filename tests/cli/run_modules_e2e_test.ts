@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { git } from "../../src/mirrors/git_fetch.ts";
+import { DEFAULT_ENCODE_COLONS, toDiskPath } from "../../src/proxy/_key_path.ts";
 import { makeRepo, serveGit } from "../mirrors/_support/git_repos.ts";
 import { type FakeRegistry, startFakeRegistry } from "../support/fake_registry.ts";
 import { diffFiles, type ModuleTreeSnapshot, snapshotModules } from "../support/module_tree.ts";
@@ -177,7 +178,9 @@ Deno.test("tfcache run: registry (tarball and git) and git:: modules install lik
       assert.ok(gitServer.requests.length > 0, "the git server was used");
       assert.ok(coldRun.upstreamRequests > 0);
       const mirrors = await Array.fromAsync(Deno.readDir(join(cacheDir, "git-mirrors-http")));
-      assert.deepEqual(mirrors.map((e) => e.name), [gitServer.host]);
+      assert.deepEqual(mirrors.map((e) => e.name), [
+        toDiskPath(gitServer.host, DEFAULT_ENCODE_COLONS),
+      ]);
 
       // Warm, fresh directory, upstream still up: not one request reaches it.
       registry.counters.reset();

@@ -23,7 +23,7 @@ import {
   writeAlphaBetaConfig,
 } from "./_support/alpha_beta.ts";
 import { runCli } from "./_support/run_cli.ts";
-import { COLON_IN_FILE_NAMES_UNSUPPORTED, NO_SHEBANG_SCRIPTS } from "../support/os_guards.ts";
+import { COLON_IN_PROVIDER_LAYOUT_UNSUPPORTED, NO_SHEBANG_SCRIPTS } from "../support/os_guards.ts";
 
 const PLATFORMS = PLATFORMS_WITH_LOCAL;
 /** Each zip is bigger than every metadata document of a run put together. */
@@ -122,11 +122,11 @@ async function assertLinkedPackages(
   }
 }
 
-// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+// Windows: providers are unpacked under a "127.0.0.1:<port>" directory (see os_guards.ts).
 Deno.test({
   name:
     "run pre-install: cold init installs normally; a warm init with the lock file downloads nothing and writes the same lock file",
-  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
+  ignore: COLON_IN_PROVIDER_LAYOUT_UNSUPPORTED,
 }, async () => {
   if (skipWithoutTerraform("run pre-install")) return;
   await using registry = await startRegistry();
@@ -192,11 +192,11 @@ Deno.test("run pre-install: -upgrade and --no-preinstall leave the install to te
   assert.equal(await readLock(off.workDir), directLock);
 });
 
-// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+// Windows: providers are unpacked under a "127.0.0.1:<port>" directory (see os_guards.ts).
 Deno.test({
   name:
     "run pre-install: a lock entry whose h1 does not match is left to terraform, which installs it as a direct init does",
-  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
+  ignore: COLON_IN_PROVIDER_LAYOUT_UNSUPPORTED,
 }, async () => {
   if (skipWithoutTerraform("run pre-install mismatch")) return;
   await using registry = await startRegistry();
@@ -248,10 +248,10 @@ Deno.test({
   assert.equal(await entry?.hash(), alphaH1, "the shared cache is intact");
 });
 
-// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+// Windows: providers are unpacked under a "127.0.0.1:<port>" directory (see os_guards.ts).
 Deno.test({
   name: "run pre-install: 8 concurrent warm inits sharing one cache all succeed",
-  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
+  ignore: COLON_IN_PROVIDER_LAYOUT_UNSUPPORTED,
 }, async () => {
   if (skipWithoutTerraform("run pre-install concurrency")) return;
   await using registry = await startRegistry();

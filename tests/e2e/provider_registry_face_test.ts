@@ -17,7 +17,7 @@ import {
   writeConfig,
 } from "../support/terraform.ts";
 import { ALPHA, startProviderEnv } from "../mirrors/_support/provider_env.ts";
-import { COLON_IN_FILE_NAMES_UNSUPPORTED } from "../support/os_guards.ts";
+import { COLON_IN_PROVIDER_LAYOUT_UNSUPPORTED } from "../support/os_guards.ts";
 
 const TERRAFORM = terraformPath();
 
@@ -39,10 +39,10 @@ async function init(
   };
 }
 
-// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+// Windows: providers are unpacked under a "127.0.0.1:<port>" directory (see os_guards.ts).
 Deno.test({
   name: "terraform via a host block: lock file equals a direct install's",
-  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED || TERRAFORM === undefined ||
+  ignore: COLON_IN_PROVIDER_LAYOUT_UNSUPPORTED || TERRAFORM === undefined ||
     !ALPHA.platforms.includes(localPlatform()),
   async fn() {
     await using env = await startProviderEnv({ providers: [ALPHA] });

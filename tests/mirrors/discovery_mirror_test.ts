@@ -6,7 +6,6 @@ import { DiscoveryMirror, discoveryThroughCache } from "../../src/mirrors/discov
 import { ServiceDiscovery } from "../../src/registry/service_discovery.ts";
 import { ServiceNotOfferedError } from "../../src/registry/errors.ts";
 import { type FakeRegistry, startFakeRegistry } from "../support/fake_registry.ts";
-import { COLON_IN_FILE_NAMES_UNSUPPORTED } from "../support/os_guards.ts";
 
 const BASE = new URL("http://127.0.0.1/s3cr3t/");
 
@@ -36,10 +35,8 @@ async function withCache(
   }
 }
 
-// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
 Deno.test({
   name: "discovery documents are cached: a second run asks upstream nothing",
-  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
 }, async () => {
   await using registry = await startFakeRegistry();
   const root = await Deno.makeTempDir();
@@ -61,10 +58,8 @@ Deno.test({
   }
 });
 
-// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
 Deno.test({
   name: "a stale discovery document is served when the registry is down",
-  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
 }, async () => {
   await using registry = await startFakeRegistry();
   const root = await Deno.makeTempDir();

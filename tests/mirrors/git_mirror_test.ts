@@ -8,7 +8,6 @@ import { gitInsteadOfEnv, GitMirror } from "../../src/mirrors/git_mirror.ts";
 import { ModuleMirror } from "../../src/mirrors/module_mirror.ts";
 import { HttpError } from "../../src/proxy/errors.ts";
 import { terraformPath } from "../support/terraform.ts";
-import { COLON_IN_FILE_NAMES_UNSUPPORTED } from "../support/os_guards.ts";
 
 Deno.test("gitInsteadOfEnv builds GIT_CONFIG_* entries after inherited ones", () => {
   const base = new URL("https://127.0.0.1:9/s3cr3t/");
@@ -47,8 +46,24 @@ Deno.test("gitInsteadOfEnv routes plain-HTTP hosts to the git-http namespace", (
   );
 });
 
+Deno.test("git mirror: with encodeColons the clone directories name host:port as host%3Aport", () => {
+  const mirror = new GitMirror({ root: "/cache", encodeColons: true });
+  assert.deepEqual(
+    mirror.repoDir("127.0.0.1:8080", "o/r", "http"),
+    join("/cache", "git-mirrors-http", "127.0.0.1%3A8080", "o", "r.git"),
+  );
+  assert.deepEqual(
+    mirror.repoDir("github.com", "o/r"),
+    join("/cache", "git-mirrors", "github.com", "o", "r.git"),
+  );
+});
+
 Deno.test("git mirror: git-http paths only for listed hosts, with their own keys and clones", async () => {
-  const mirror = new GitMirror({ root: "/cache", plainHttpHosts: ["127.0.0.1:8080"] });
+  const mirror = new GitMirror({
+    root: "/cache",
+    plainHttpHosts: ["127.0.0.1:8080"],
+    encodeColons: false,
+  });
   const ctx = { fetch, signal: new AbortController().signal, baseUrl: new URL("http://x/") };
   const path = "git-http/127.0.0.1:8080/o/r.git/info/refs";
   const route = await mirror.route(
@@ -99,10 +114,11 @@ function envFor(extra: Record<string, string>): Record<string, string> {
 }
 
 /** A git mirror under `root/cache` that fetches from plain-HTTP upstreams. */
-function httpGitMirror(root: string): GitMirror {
+function httpGitMirror(root: string, encodeColons?: boolean): GitMirror {
   return new GitMirror({
     root: join(root, "cache"),
     upstreamUrl: (host, path) => `http://${host}/${path}`,
+    ...(encodeColons !== undefined ? { encodeColons } : {}),
   });
 }
 
@@ -128,10 +144,8 @@ async function runGit(env: Record<string, string>, ...args: string[]): Promise<s
   return new TextDecoder().decode(out.stdout);
 }
 
-// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
 Deno.test({
   name: "git mirror: git clone through the cache, then again with upstream stopped",
-  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
 }, async () => {
   const root = await Deno.makeTempDir();
   try {
@@ -157,10 +171,27 @@ Deno.test({
   }
 });
 
-// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+Deno.test("git mirror: with encodeColons git clones through a host%3Aport clone directory", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const repo = await makeRepo(root);
+    await using upstream = serveGit(root);
+    const mirror = httpGitMirror(root, true);
+    await using core = new MiniCore([mirror]);
+    const env = gitEnvVia(root, core, upstream.host);
+    const dest = join(root, "c1");
+    await runGit(env, "clone", "--quiet", "--", `${upstream.url}repo.git`, dest);
+    assert.deepEqual(await g(dest, "rev-parse", "HEAD"), `${repo.main}\n`);
+    const dir = mirror.repoDir(upstream.host, "repo");
+    assert.ok(!dir.slice(root.length).includes(":"), dir);
+    assert.ok((await Deno.stat(join(dir, "HEAD"))).isFile);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
 Deno.test({
   name: "git mirror: refreshes on TTL and serves the old clone when upstream is down",
-  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
 }, async () => {
   const root = await Deno.makeTempDir();
   try {
@@ -188,10 +219,8 @@ Deno.test({
   }
 });
 
-// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
 Deno.test({
   name: "terraform 1.11 installs git:: and registry modules through the cache, then offline",
-  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
 }, async () => {
   const terraform = terraformPath();
   if (terraform === undefined) {

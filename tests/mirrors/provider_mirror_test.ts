@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { dirname } from "node:path";
 import { parseSha256Sums } from "../../src/registry/sha256sums.ts";
 import { verifyChecksumsSignature } from "../../src/registry/signature.ts";
 import { fakeShasums } from "../support/fake_registry.ts";
@@ -11,7 +12,6 @@ import {
   startProviderEnv,
   WIDE,
 } from "./_support/provider_env.ts";
-import { COLON_IN_FILE_NAMES_UNSUPPORTED } from "../support/os_guards.ts";
 
 const ALPHA_ZIP = "terraform-provider-alpha_1.0.0_linux_amd64.zip";
 
@@ -37,10 +37,8 @@ async function exists(env: ProviderEnv, key: string): Promise<boolean> {
   return (await env.store.stat(key)) !== undefined;
 }
 
-// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
 Deno.test({
   name: "network mirror: index.json lists every upstream version; unknown provider → 404",
-  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
 }, async () => {
   await using env = await startProviderEnv();
   assert.deepEqual(await okJson(await env.get(alphaPath(env, "index.json"))), {
@@ -52,10 +50,8 @@ Deno.test({
   assert.equal(badHost.status, 400, await badHost.text());
 });
 
-// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
 Deno.test({
   name: "network mirror: <version>.json has relative urls and zh: hashes; unknown version → 404",
-  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
 }, async () => {
   await using env = await startProviderEnv();
   const expected = env.registry.expectedHashes("tfcache/alpha", "1.0.0");
@@ -85,10 +81,8 @@ Deno.test({
   );
 });
 
-// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
 Deno.test({
   name: "network mirror: h1: appears in <version>.json once the zip is cached",
-  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
 }, async () => {
   await using env = await startProviderEnv();
   const expected = env.registry.expectedHashes("tfcache/alpha", "1.0.0");
@@ -112,10 +106,8 @@ Deno.test({
   assert.deepEqual(doc.archives["darwin_arm64"]?.hashes, [expected.zh["darwin_arm64"]]);
 });
 
-// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
 Deno.test({
   name: "zip: unknown provider, version or platform → 404, nothing stored",
-  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
 }, async () => {
   await using env = await startProviderEnv();
   for (
@@ -131,11 +123,9 @@ Deno.test({
   }
 });
 
-// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
 Deno.test({
   name:
     "registry face: versions passthrough and 404; download URLs rewritten per base URL at serve time",
-  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
 }, async () => {
   await using env = await startProviderEnv();
   const versions = await okJson(await env.get(registryPath(env, "alpha/versions"))) as {
@@ -165,23 +155,23 @@ Deno.test({
   }
   // The cached object holds absolute upstream URLs and nothing of the cache's own address.
   const cached = await Deno.readTextFile(
-    `${env.storeDir}/registry/${env.host}/tfcache/alpha/1.0.0/download/linux_amd64.json`,
+    env.store.objectPath(`registry/${env.host}/tfcache/alpha/1.0.0/download/linux_amd64.json`),
   );
   assert.ok(!cached.includes("1111") && !cached.includes("2222"), cached);
   assert.equal(JSON.parse(cached)["download_url"], upstream["download_url"]);
 });
 
-// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
 Deno.test({
   name: "registry face: relative download_url and shasums urls are resolved against the endpoint",
-  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
 }, async () => {
   await using env = await startProviderEnv();
   const path = registryPath(env, "multi-word/2.0.0/download/linux/arm64");
   const doc = await okJson(await env.get(path)) as Record<string, string>;
   const cached = JSON.parse(
     await Deno.readTextFile(
-      `${env.storeDir}/registry/${env.host}/tfcache/multi-word/2.0.0/download/linux_arm64.json`,
+      env.store.objectPath(
+        `registry/${env.host}/tfcache/multi-word/2.0.0/download/linux_arm64.json`,
+      ),
     ),
   );
   const files = `https://${env.host}/files/tfcache/multi-word/2.0.0`;
@@ -210,10 +200,8 @@ Deno.test({
   );
 });
 
-// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
 Deno.test({
   name: "zip: a cold request fetches and stores the download document, SHA256SUMS and signature",
-  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
 }, async () => {
   await using env = await startProviderEnv();
   await bytesOf(await env.get(alphaPath(env, ALPHA_ZIP)));
@@ -230,10 +218,8 @@ Deno.test({
   assert.equal(env.all.urls.filter((u) => u.includes("SHA256SUMS")).length, 2);
 });
 
-// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
 Deno.test({
   name: "zip: bytes that do not match the signed checksum are refused and nothing is stored",
-  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
 }, async () => {
   await using env = await startProviderEnv();
   env.registry.faults.set({ tamperedZip: true }, { kinds: ["zip"] });
@@ -244,7 +230,8 @@ Deno.test({
   assert.ok(text.includes(ALPHA_ZIP) && text.includes(expected), text);
   assert.equal(await exists(env, alphaPath(env, ALPHA_ZIP)), false);
   const leftovers = [];
-  for await (const entry of Deno.readDir(`${env.storeDir}/providers/${env.host}/tfcache/alpha`)) {
+  const alphaDir = dirname(env.store.objectPath(`providers/${env.host}/tfcache/alpha/index.json`));
+  for await (const entry of Deno.readDir(alphaDir)) {
     if (!entry.name.endsWith(".lock")) leftovers.push(entry.name);
   }
   assert.deepEqual(leftovers, []);
@@ -253,10 +240,8 @@ Deno.test({
   await bytesOf(await env.get(alphaPath(env, ALPHA_ZIP)));
 });
 
-// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
 Deno.test({
   name: "zip: a registry shasum that disagrees with SHA256SUMS is refused before downloading",
-  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
 }, async () => {
   await using env = await startProviderEnv();
   env.registry.faults.set({ wrongShasum: true }, { kinds: ["download-info"] });
@@ -268,10 +253,8 @@ Deno.test({
   assert.equal(await exists(env, alphaPath(env, ALPHA_ZIP)), false);
 });
 
-// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
 Deno.test({
   name: "signature: a bad signature is refused with the key id, nothing is stored",
-  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
 }, async () => {
   await using env = await startProviderEnv();
   env.registry.faults.set({ badSignature: true }, { kinds: ["signature"] });
@@ -288,10 +271,8 @@ Deno.test({
   assert.equal(await exists(env, alphaPath(env, ALPHA_ZIP)), false);
 });
 
-// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
 Deno.test({
   name: "zip: a cached package is served with the upstream closed",
-  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
 }, async () => {
   await using env = await startProviderEnv();
   const first = await bytesOf(await env.get(alphaPath(env, ALPHA_ZIP)));
@@ -306,10 +287,8 @@ Deno.test({
   await env.registry.start();
 });
 
-// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
 Deno.test({
   name: "network mirror: platforms are resolved in parallel, bounded by parallelism",
-  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
 }, async () => {
   await using env = await startProviderEnv({ parallelism: 3, delayMs: 25 });
   const doc = await okJson(await env.get(`providers/${env.host}/tfcache/wide/0.1.0.json`)) as {
@@ -320,20 +299,16 @@ Deno.test({
   assert.equal(env.downloads.max, 3);
 });
 
-// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
 Deno.test({
   name: "network mirror: default parallelism is 8",
-  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
 }, async () => {
   await using env = await startProviderEnv({ delayMs: 25 });
   await okJson(await env.get(`providers/${env.host}/tfcache/wide/0.1.0.json`));
   assert.equal(env.downloads.max, 8);
 });
 
-// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
 Deno.test({
   name: "zip: concurrent requests share one upstream download",
-  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
 }, async () => {
   await using env = await startProviderEnv();
   const responses = await Promise.all(
@@ -344,10 +319,8 @@ Deno.test({
   assert.equal(env.registry.counters.byKind.zip, 1);
 });
 
-// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
 Deno.test({
   name: "metadata: upstream down after the TTL → the stale copy is served",
-  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
 }, async () => {
   await using env = await startProviderEnv({ metadataTtlMs: 1 });
   const fresh = await okJson(await env.get(alphaPath(env, "index.json")));

@@ -4,17 +4,17 @@ import { packageHashV1FromDir } from "../../src/registry/hashes.ts";
 import { localPlatform } from "../support/terraform.ts";
 import { startFakeRegistry } from "../support/fake_registry.ts";
 import { tempDir } from "./_support/fixtures.ts";
-import { COLON_IN_FILE_NAMES_UNSUPPORTED } from "../support/os_guards.ts";
+import { COLON_IN_PROVIDER_LAYOUT_UNSUPPORTED } from "../support/os_guards.ts";
 
 const WORKER = join(import.meta.dirname!, "_support", "install_worker.ts");
 const REPO = join(import.meta.dirname!, "..", "..");
 const PROCESSES = 8;
 
-// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+// Windows: providers are unpacked under a "127.0.0.1:<port>" directory (see os_guards.ts).
 Deno.test({
   name:
     "8 processes install the same providers through one global cache: each package fetched once, never seen partial",
-  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
+  ignore: COLON_IN_PROVIDER_LAYOUT_UNSUPPORTED,
   // The child processes and the registry are awaited/closed inside the test.
   fn: async () => {
     const platform = localPlatform();

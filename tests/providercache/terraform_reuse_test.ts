@@ -19,12 +19,12 @@ import {
   terraformPath,
   writeConfig,
 } from "../support/terraform.ts";
-import { COLON_IN_FILE_NAMES_UNSUPPORTED } from "../support/os_guards.ts";
+import { COLON_IN_PROVIDER_LAYOUT_UNSUPPORTED } from "../support/os_guards.ts";
 
-// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+// Windows: providers are unpacked under a "127.0.0.1:<port>" directory (see os_guards.ts).
 Deno.test({
   name: "real terraform: a package installed by tfcache is reused by terraform init, same h1",
-  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
+  ignore: COLON_IN_PROVIDER_LAYOUT_UNSUPPORTED,
 }, async () => {
   if (terraformPath() === undefined) {
     console.log("SKIP: terraform not on PATH");

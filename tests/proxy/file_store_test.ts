@@ -391,3 +391,102 @@ Deno.test("file store: a size other than the announced one is refused, nothing s
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("file store: encodeColons stores `:` and `%` keys under encoded names, keys unchanged", async () => {
+  let now = Date.now();
+  await withStore(async (store, root) => {
+    assert.equal(store.encodeColons, true);
+    const opts = { kind: "metadata" as const, contentType: "application/json" };
+    const colon = "providers/127.0.0.1:8443/acme/thing/index.json";
+    const percent = "modules/127.0.0.1:8443/acme/net/100%25off/versions";
+    const discovery = "discovery/127.0.0.1:8443.json";
+    for (const [key, text] of [[colon, "c"], [percent, "pp"], [discovery, "ddd"]] as const) {
+      const info = await store.commit(key, ReadableStream.from([enc.encode(text)]), opts);
+      assert.equal(info.key, key);
+    }
+    await (await store.lock(colon)).release();
+    const onDisk = await filesUnder(root);
+    assert.ok(onDisk.every((path) => !path.includes(":")), onDisk.join(", "));
+    assert.deepEqual(onDisk, [
+      "discovery/127.0.0.1%3A8443.json",
+      "discovery/127.0.0.1%3A8443.json.metadata.json",
+      "modules/127.0.0.1%3A8443/acme/net/100%2525off/versions",
+      "modules/127.0.0.1%3A8443/acme/net/100%2525off/versions.metadata.json",
+      "providers/127.0.0.1%3A8443/acme/thing/index.json",
+      "providers/127.0.0.1%3A8443/acme/thing/index.json.lock",
+      "providers/127.0.0.1%3A8443/acme/thing/index.json.metadata.json",
+    ]);
+    assert.equal(
+      store.objectPath(colon),
+      `${root}/providers/127.0.0.1%3A8443/acme/thing/index.json`,
+    );
+    assert.equal(store.localPath(colon), store.objectPath(colon));
+
+    assert.equal((await store.stat(percent))?.size, 2);
+    const opened = await store.open(colon);
+    assert.equal(opened.info.key, colon);
+    assert.deepEqual(await readAll(opened.body), enc.encode("c"));
+    assert.equal(
+      await store.annotate(discovery, (await store.stat(discovery))!.sha256, { a: 1 }),
+      true,
+    );
+    assert.deepEqual((await store.stat(discovery))?.extra, { a: 1 });
+
+    const keys = async (prefix?: string) =>
+      (await Array.fromAsync(store.list(prefix))).map((info: ObjectInfo) => info.key);
+    assert.deepEqual(await keys(), [discovery, percent, colon]);
+    assert.deepEqual(await keys("providers/127.0.0.1:8443/"), [colon]);
+    assert.deepEqual(await keys("modules/127.0.0.1:8443/acme/net/100%25"), [percent]);
+    assert.deepEqual(await keys("discovery/127.0.0.1:"), [discovery]);
+
+    // Names that are not the encoding of any key are not listed.
+    await Deno.writeTextFile(`${root}/discovery/50%off.json`, "{}");
+    await Deno.writeTextFile(`${root}/discovery/50%off.json.metadata.json`, "{}");
+    assert.deepEqual(await keys("discovery/"), [discovery]);
+
+    await Deno.writeTextFile(`${root}/providers/127.0.0.1%3A8443/acme/thing/.tmp-1`, "x");
+    now += 16 * 60 * 1000;
+    assert.equal(await store.sweep(), 1);
+
+    await store.delete(colon);
+    await store.delete(percent);
+    assert.equal(await store.stat(colon), undefined);
+    assert.deepEqual(await keys(), [discovery]);
+    assert.deepEqual(await filesUnder(`${root}/providers`), [
+      "127.0.0.1%3A8443/acme/thing/index.json.lock",
+    ]);
+  }, { encodeColons: true, now: () => now });
+});
+
+Deno.test("file store: encoded listings stay in key order", async () => {
+  await withStore(async (store) => {
+    const opts = { kind: "metadata" as const, contentType: "text/plain" };
+    // `0` sorts before `:` in keys, but `%3A` sorts before `0` on disk.
+    for (const key of ["d/h:1", "d/h0", "d/h%"]) {
+      await store.commit(key, ReadableStream.from([enc.encode(key)]), opts);
+    }
+    const listed = (await Array.fromAsync(store.list("d/"))).map((info) => info.key);
+    assert.deepEqual(listed, ["d/h%", "d/h0", "d/h:1"]);
+  }, { encodeColons: true });
+});
+
+Deno.test({
+  name: "file store: by default (outside Windows) keys with `:` are stored verbatim",
+  ignore: Deno.build.os === "windows",
+  fn: async () => {
+    await withStore(async (store, root) => {
+      assert.equal(store.encodeColons, false);
+      const key = "providers/127.0.0.1:8443/acme/thing/index.json";
+      await store.commit(key, ReadableStream.from([enc.encode("{}")]), {
+        kind: "metadata",
+        contentType: "application/json",
+      });
+      assert.ok((await Deno.stat(`${root}/providers/127.0.0.1:8443/acme/thing/index.json`)).isFile);
+      assert.deepEqual(await filesUnder(root), [
+        "providers/127.0.0.1:8443/acme/thing/index.json",
+        "providers/127.0.0.1:8443/acme/thing/index.json.metadata.json",
+      ]);
+      assert.deepEqual((await Array.fromAsync(store.list())).map((info) => info.key), [key]);
+    });
+  },
+});

@@ -8,7 +8,7 @@ import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { denoEnv } from "../cli/_support/run_cli.ts";
 import { terraformPath } from "./terraform.ts";
-import { COLON_IN_FILE_NAMES_UNSUPPORTED } from "./os_guards.ts";
+import { COLON_IN_PROVIDER_LAYOUT_UNSUPPORTED } from "./os_guards.ts";
 
 const DEMO_TS = fileURLToPath(new URL("./demo.ts", import.meta.url));
 
@@ -65,10 +65,10 @@ function assertDemoPassed(run: { code: number; output: string }): void {
   assert.match(run.output, /Summary/);
 }
 
-// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+// Windows: providers are unpacked under a "127.0.0.1:<port>" directory (see os_guards.ts).
 Deno.test({
   name: "demo: terraform init through tfcache twice, the second all hits",
-  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
+  ignore: COLON_IN_PROVIDER_LAYOUT_UNSUPPORTED,
 }, async () => {
   const terraform = terraformPath();
   if (terraform === undefined) {
@@ -80,10 +80,10 @@ Deno.test({
   assert.match(run.output, /Terraform has been successfully initialized/);
 });
 
-// Windows: the cache stores files under a "127.0.0.1:<port>" directory (see os_guards.ts).
+// Windows: providers are unpacked under a "127.0.0.1:<port>" directory (see os_guards.ts).
 Deno.test({
   name: "demo: without terraform, tfcache's own client fetches the same endpoints twice",
-  ignore: COLON_IN_FILE_NAMES_UNSUPPORTED,
+  ignore: COLON_IN_PROVIDER_LAYOUT_UNSUPPORTED,
 }, async () => {
   const run = await runDemo(pathWithoutTerraform());
   assertDemoPassed(run);

@@ -12,6 +12,7 @@ import {
   localPlatform,
   parseLockFile,
   runTerraform,
+  terraformInitOk,
   terraformPath,
   type TerraformSandbox,
 } from "../support/terraform.ts";
@@ -185,11 +186,10 @@ Deno.test({
   const target = join(source.root, "mirror");
   const run = await mirror(source, join(source.root, "cache"), target, [LOCAL]);
   assert.equal(run.code, 0, run.stdout + run.stderr);
-  const own = await runTerraform(["init", "-input=false", "-no-color"], {
+  await terraformInitOk([], {
     cwd: direct.workDir,
     env: direct.env,
   });
-  assert.equal(own.code, 0, own.stdout + own.stderr);
   const directLock = parseLockFile(
     await Deno.readTextFile(join(direct.workDir, ".terraform.lock.hcl")),
   );

@@ -9,7 +9,7 @@ import { type FakeRegistry, startFakeRegistry } from "../support/fake_registry.t
 import {
   createTerraformSandbox,
   parseLockFile,
-  runTerraform,
+  terraformInitOk,
   type TerraformSandbox,
 } from "../support/terraform.ts";
 import {
@@ -56,11 +56,7 @@ Deno.test({
   const cacheDir = join(cold.root, "cache");
   for (const box of [direct, cold, warm]) await writeProviders(box.workDir, registry);
 
-  const directRun = await runTerraform(["init", "-no-color"], {
-    cwd: direct.workDir,
-    env: direct.env,
-  });
-  assert.equal(directRun.code, 0, directRun.stderr);
+  await terraformInitOk([], { cwd: direct.workDir, env: direct.env });
   const directLock = await readLock(direct.workDir);
   registry.counters.reset();
 

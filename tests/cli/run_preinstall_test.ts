@@ -12,7 +12,7 @@ import { type FakeRegistry, startFakeRegistry } from "../support/fake_registry.t
 import {
   createTerraformSandbox,
   localPlatform,
-  runTerraform,
+  terraformInitOk,
   type TerraformSandbox,
 } from "../support/terraform.ts";
 import {
@@ -82,11 +82,10 @@ async function tfcacheInit(
 }
 
 async function directInit(box: TerraformSandbox, args: string[] = []): Promise<string> {
-  const run = await runTerraform(["init", "-input=false", "-no-color", ...args], {
+  await terraformInitOk([...args], {
     cwd: box.workDir,
     env: box.env,
   });
-  assert.equal(run.code, 0, run.stdout + run.stderr);
   return await readLock(box.workDir);
 }
 

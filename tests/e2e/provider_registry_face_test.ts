@@ -12,7 +12,7 @@ import {
   createTerraformSandbox,
   localPlatform,
   parseLockFile,
-  runTerraform,
+  terraformInitOk,
   terraformPath,
   writeConfig,
 } from "../support/terraform.ts";
@@ -28,11 +28,10 @@ async function init(
 ): Promise<{ lock: string; stdout: string }> {
   await using sandbox = await createTerraformSandbox({ sslCertFile: caFile, cliConfig });
   await writeConfig(sandbox.workDir, [{ source, version: "1.0.0" }]);
-  const result = await runTerraform(["init", "-input=false", "-no-color"], {
+  const result = await terraformInitOk([], {
     cwd: sandbox.workDir,
     env: sandbox.env,
   });
-  assert.equal(result.code, 0, `terraform init failed:\n${result.stdout}\n${result.stderr}`);
   return {
     lock: await Deno.readTextFile(`${sandbox.workDir}/.terraform.lock.hcl`),
     stdout: result.stdout,

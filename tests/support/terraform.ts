@@ -193,6 +193,43 @@ export async function createTerraformSandbox(
   };
 }
 
+/** Terraform exited non-zero where the test needed it to succeed. */
+export class TerraformFailedError extends Error {
+  /**
+   * @param args The terraform arguments.
+   * @param result What terraform returned.
+   */
+  constructor(args: readonly string[], result: TerraformResult) {
+    super(
+      `terraform ${args.join(" ")} exited with ${result.code}:\n${result.stdout}${result.stderr}`,
+    );
+    this.name = "TerraformFailedError";
+  }
+}
+
+/**
+ * Runs `terraform init` and throws {@linkcode TerraformFailedError} (with its output) unless it
+ * succeeds.
+ *
+ * @param args Arguments after `init`; `-input=false -no-color` are always passed.
+ * @param options Working directory and environment.
+ * @returns Exit code, output and duration.
+ */
+export async function terraformInitOk(
+  args: readonly string[],
+  options: RunTerraformOptions,
+): Promise<TerraformResult> {
+  const all = [
+    "init",
+    "-input=false",
+    "-no-color",
+    ...args.filter((a) => a !== "-input=false" && a !== "-no-color"),
+  ];
+  const result = await runTerraform(all, options);
+  if (result.code !== 0) throw new TerraformFailedError(all, result);
+  return result;
+}
+
 /**
  * Runs terraform with a complete, explicit environment and captures its output.
  *
